@@ -1,0 +1,2 @@
+export { ConfigError, EnvReader } from './env';
+export type { Env } from './env';

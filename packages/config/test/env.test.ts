@@ -1,0 +1,47 @@
+import { ConfigError, EnvReader } from '../src';
+
+describe('EnvReader', () => {
+  it('treats empty variables as unset and applies defaults', () => {
+    const reader = new EnvReader('svc', { PORT: '', NAME: '  ' });
+    const config = reader.done({ port: reader.int('PORT', 8080), name: reader.string('NAME', 'x') });
+    expect(config).toEqual({ port: 8080, name: 'x' });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reports every malformed variable by name in one error', () => {
+    const reader = new EnvReader('svc', { PORT: 'eighty', DEBUG: 'maybe', URL: 'ftp://x' });
+    reader.int('PORT', 1);
+    reader.bool('DEBUG', false);
+    reader.url('URL', 'http://a', ['http:']);
+    reader.required('SECRET');
+    let error: unknown;
+    try {
+      reader.done({});
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('PORT="eighty": expected an integer');
+    expect(message).toContain('DEBUG="maybe": expected true or false');
+    expect(message).toContain('URL="ftp://x": expected a http: URL');
+    expect(message).toContain('SECRET is required');
+    expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('checks integer ranges, lists and enumerations', () => {
+    const reader = new EnvReader('svc', { N: '0', L: 'a, b,,c', MODE: 'fast' });
+    reader.int('N', 5, { min: 1 });
+    const list = reader.list('L', []);
+    reader.oneOf('MODE', 'slow', ['slow', 'safe'] as const);
+    expect(list).toEqual(['a', 'b', 'c']);
+    expect(() => reader.done({})).toThrow(/N="0": must be ≥ 1[\s\S]*MODE="fast": expected one of slow, safe/);
+  });
+
+  it('validates host:port addresses', () => {
+    const reader = new EnvReader('svc', { A: '127.0.0.1:50052', B: 'nohost' });
+    expect(reader.address('A', 'x:1')).toBe('127.0.0.1:50052');
+    reader.address('B', 'x:1');
+    expect(() => reader.done({})).toThrow(/B="nohost": expected host:port/);
+  });
+});

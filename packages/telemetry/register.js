@@ -1,0 +1,3 @@
+// Preload entry: `node --require @tracechat/telemetry/register main.js` starts OpenTelemetry
+// before the service requires anything it instruments.
+require('./dist/register');

@@ -1,0 +1,142 @@
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import type { DiagLogger } from '@opentelemetry/api';
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import {
+  CompositePropagator,
+  ExportResultCode,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import type { TelemetryConfig } from './config';
+import { incrementCounter } from './metrics';
+import { ChatSampler } from './sampler';
+import type { Whitelist } from './sampler';
+
+interface Running {
+  sdk: NodeSDK;
+  sampler: ChatSampler;
+  config: TelemetryConfig;
+}
+
+// One SDK per process, reachable from every copy of this module.
+const KEY = Symbol.for('tracechat.telemetry');
+type Holder = { [KEY]?: Running };
+const holder = globalThis as Holder;
+
+/** Counts what the batch processor hands over, so lost spans show up as a metric. */
+class CountingExporter implements SpanExporter {
+  constructor(private readonly inner: SpanExporter) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      const name =
+        result.code === ExportResultCode.SUCCESS
+          ? 'tracechat.telemetry.spans.exported'
+          : 'tracechat.telemetry.spans.dropped';
+      incrementCounter(name, undefined, spans.length, 'Spans handed to the OTLP exporter');
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/** diag messages go to stderr at warn level: export failures must be visible, not noisy. */
+const stderrDiag: DiagLogger = {
+  error: (...args) => console.error('otel:', ...args),
+  warn: (...args) => console.error('otel:', ...args),
+  info: () => undefined,
+  debug: () => undefined,
+  verbose: () => undefined,
+};
+
+/**
+ * Starts OpenTelemetry for this process: OTLP/HTTP traces through a batch processor, OTLP
+ * metrics, the head sampler, W3C propagation and the auto-instrumentations tracechat wants
+ * (fs, dns and net off: noise, and stray one-span traces). Idempotent; a no-op when disabled.
+ */
+export function startTelemetry(config: TelemetryConfig): void {
+  if (holder[KEY] || !config.enabled) return;
+  diag.setLogger(stderrDiag, DiagLogLevel.WARN);
+  const sampler = new ChatSampler(config.sampling);
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      'service.name': config.serviceName,
+      'service.version': config.serviceVersion,
+      'service.instance.id': config.serviceInstanceId,
+      'deployment.environment.name': config.environment,
+    }),
+    sampler,
+    spanProcessors: [
+      new BatchSpanProcessor(
+        new CountingExporter(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
+      ),
+    ],
+    metricReader: new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
+      exportIntervalMillis: config.metricsExportIntervalMs,
+      exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
+    }),
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+    instrumentations: [
+      getNodeAutoInstrumentations({
+        '@opentelemetry/instrumentation-fs': { enabled: false },
+        '@opentelemetry/instrumentation-dns': { enabled: false },
+        '@opentelemetry/instrumentation-net': { enabled: false },
+        '@opentelemetry/instrumentation-pino': { enabled: false },
+        '@opentelemetry/instrumentation-pg': { requireParentSpan: true, enhancedDatabaseReporting: false },
+        '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+        '@opentelemetry/instrumentation-http': {
+          ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
+        },
+      }),
+      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+    ],
+  });
+  sdk.start();
+  holder[KEY] = { sdk, sampler, config };
+}
+
+/** Flushes and stops telemetry; safe to call when it never started. */
+export async function shutdownTelemetry(): Promise<void> {
+  const running = holder[KEY];
+  if (!running) return;
+  holder[KEY] = undefined;
+  try {
+    await running.sdk.shutdown();
+  } catch (err) {
+    stderrDiag.error('shutdown failed', err);
+  }
+}
+
+/** The config telemetry started with, or undefined when it is off. */
+export function telemetryConfig(): TelemetryConfig | undefined {
+  return holder[KEY]?.config;
+}
+
+/** Replaces the runtime sampling whitelist of this process. */
+export function setSamplingWhitelist(list: Whitelist): void {
+  holder[KEY]?.sampler.setWhitelist(list);
+}
+
+/** Whether spans of this event kind are started as new traces at all. */
+export function samplingEventEnabled(event: 'connection' | 'session' | 'messaging' | 'heartbeat'): boolean {
+  return holder[KEY]?.sampler.eventEnabled(event) ?? true;
+}
