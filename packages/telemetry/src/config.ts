@@ -15,6 +15,8 @@ export interface TelemetryConfig {
   readonly otlpTracesEndpoint: string;
   readonly otlpMetricsEndpoint: string;
   readonly metricsExportIntervalMs: number;
+  /** OTEL_METRICS_EXPORTER: 'otlp' (default) or 'none'. */
+  readonly metricsExporter: 'otlp' | 'none';
   readonly logLevel: string;
   readonly sampling: SamplingConfig;
 }
@@ -96,6 +98,7 @@ export function loadTelemetryConfig(env: Env): TelemetryConfig {
     otlpEndpoint: endpoint,
     otlpTracesEndpoint: tracesEndpoint,
     otlpMetricsEndpoint: metricsEndpoint,
+    metricsExporter: r.oneOf('OTEL_METRICS_EXPORTER', 'otlp', ['otlp', 'none'] as const),
     metricsExportIntervalMs: r.int('OTEL_METRIC_EXPORT_INTERVAL', 10_000, { min: 100 }),
     logLevel: r.oneOf('LOG_LEVEL', 'info', [
       'trace',

@@ -87,11 +87,14 @@ export function startTelemetry(config: TelemetryConfig): void {
         new CountingExporter(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
       ),
     ],
-    metricReader: new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
-      exportIntervalMillis: config.metricsExportIntervalMs,
-      exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
-    }),
+    metricReader:
+      config.metricsExporter === 'none'
+        ? undefined
+        : new PeriodicExportingMetricReader({
+            exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
+            exportIntervalMillis: config.metricsExportIntervalMs,
+            exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
+          }),
     textMapPropagator: new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),

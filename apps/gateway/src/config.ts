@@ -1,0 +1,54 @@
+import { EnvReader } from '@tracechat/config';
+import type { Env } from '@tracechat/config';
+
+export const DEV_AUTH_SECRET = 'tracechat-dev-secret';
+
+export interface GatewayConfig {
+  readonly gatewayId: string;
+  readonly host: string;
+  readonly port: number;
+  /** Where PushService listens, and the address task dials (advertised in Redis). */
+  readonly pushAddress: string;
+  readonly pushAdvertiseAddress: string;
+  readonly logicAddress: string;
+  readonly redisUrl: string;
+  readonly authSecret: string;
+  readonly maxFrameBytes: number;
+  readonly maxTextBytes: number;
+  readonly maxHistoryLimit: number;
+  readonly rateLimitPerSecond: number;
+  readonly rateLimitBurst: number;
+  readonly presenceTtlSeconds: number;
+  readonly rpcDeadlineMs: number;
+  /** Adopt a client's traceparent (EMQX's follow_traceparent); off = every frame starts a trace. */
+  readonly followTraceparent: boolean;
+  readonly logLevel: string;
+}
+
+export function loadConfig(env: Env): Readonly<GatewayConfig> {
+  const r = new EnvReader('gateway', env);
+  const environment = r.string('ENVIRONMENT', 'development');
+  const secret = r.optionalString('AUTH_SECRET');
+  if (!secret && environment === 'production') r.problem('AUTH_SECRET is required in production');
+  if (secret && secret.length < 16) r.problem('AUTH_SECRET must be at least 16 characters');
+  const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
+  return r.done({
+    gatewayId: r.string('GATEWAY_ID', 'gateway-1'),
+    host: r.string('GATEWAY_HOST', '127.0.0.1'),
+    port: r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
+    pushAddress,
+    pushAdvertiseAddress: r.address('PUSH_ADVERTISE_ADDRESS', pushAddress),
+    logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    authSecret: secret ?? DEV_AUTH_SECRET,
+    maxFrameBytes: r.int('MAX_FRAME_BYTES', 16_384, { min: 256, max: 1_048_576 }),
+    maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),
+    maxHistoryLimit: r.int('HISTORY_MAX_LIMIT', 200, { min: 1, max: 10_000 }),
+    rateLimitPerSecond: r.number('RATE_LIMIT_PER_SECOND', 50, { min: 0.1 }),
+    rateLimitBurst: r.int('RATE_LIMIT_BURST', 100, { min: 1 }),
+    presenceTtlSeconds: r.int('PRESENCE_TTL_SECONDS', 30, { min: 2 }),
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    followTraceparent: r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+    logLevel: r.string('LOG_LEVEL', 'info'),
+  });
+}

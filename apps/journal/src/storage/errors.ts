@@ -1,0 +1,104 @@
+/** Stable error codes of the journal engine; the service maps them to gRPC status codes. */
+export const JournalErrorCode = {
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  SHARD_NOT_FOUND: 'SHARD_NOT_FOUND',
+  OFFSET_OUT_OF_RANGE: 'OFFSET_OUT_OF_RANGE',
+  CORRUPT_RECORD: 'CORRUPT_RECORD',
+  STORE_CLOSED: 'STORE_CLOSED',
+  STORE_LOCKED: 'STORE_LOCKED',
+  IO_ERROR: 'IO_ERROR',
+} as const;
+export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
+
+export class JournalError extends Error {
+  override readonly name: string = 'JournalError';
+  constructor(
+    readonly code: JournalErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A malformed request: bad shard id, empty or oversize batch, bad read limits, bad options. */
+export class InvalidArgumentError extends JournalError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(JournalErrorCode.INVALID_ARGUMENT, message, options);
+  }
+}
+
+export class ShardNotFoundError extends JournalError {
+  override readonly name = 'ShardNotFoundError';
+  constructor(readonly shardId: string) {
+    super(JournalErrorCode.SHARD_NOT_FOUND, `journal shard "${shardId}" does not exist`);
+  }
+}
+
+/** A read below the shard's first offset or beyond its next offset. */
+export class OffsetOutOfRangeError extends JournalError {
+  override readonly name = 'OffsetOutOfRangeError';
+  constructor(
+    readonly shardId: string,
+    readonly offset: number,
+    readonly firstOffset: number,
+    readonly nextOffset: number,
+  ) {
+    super(
+      JournalErrorCode.OFFSET_OUT_OF_RANGE,
+      `offset ${offset} is outside shard "${shardId}" (valid: ${firstOffset}..${nextOffset})`,
+    );
+  }
+}
+
+/** A stored record that fails its checks (length, CRC32C, offset); never served as data. */
+export class CorruptRecordError extends JournalError {
+  override readonly name = 'CorruptRecordError';
+  constructor(
+    readonly shardId: string,
+    readonly segment: string,
+    readonly offset: number,
+    readonly position: number,
+    readonly reason: string,
+  ) {
+    super(
+      JournalErrorCode.CORRUPT_RECORD,
+      `corrupt record in shard "${shardId}", segment ${segment}, offset ${offset} ` +
+        `(file position ${position}): ${reason}`,
+    );
+  }
+}
+
+export class StoreClosedError extends JournalError {
+  override readonly name = 'StoreClosedError';
+  constructor() {
+    super(JournalErrorCode.STORE_CLOSED, 'the journal store is closed');
+  }
+}
+
+/** Another live process (or another store in this process) holds the data directory. */
+export class StoreLockedError extends JournalError {
+  override readonly name = 'StoreLockedError';
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number | undefined,
+  ) {
+    super(
+      JournalErrorCode.STORE_LOCKED,
+      `journal data directory ${dataDir} is in use` +
+        (holderPid === undefined ? ' by this process' : ` by process ${holderPid}`),
+    );
+  }
+}
+
+/**
+ * A failed read, write or fsync. After a failed write or fsync the shard refuses appends until
+ * the store is reopened, because what reached the disk is unknown until recovery looks.
+ */
+export class JournalIoError extends JournalError {
+  override readonly name = 'JournalIoError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(JournalErrorCode.IO_ERROR, message, options);
+  }
+}

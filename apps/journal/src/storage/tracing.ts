@@ -1,0 +1,90 @@
+import { context, trace } from '@opentelemetry/api';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import { getTracer, recordError } from '@tracechat/telemetry';
+
+export const SPAN_SEGMENT_APPEND = 'journal.segment.append';
+export const SPAN_INDEX_UPDATE = 'journal.index.update';
+export const SPAN_SEGMENT_FSYNC = 'journal.segment.fsync';
+export const SPAN_READ = 'journal.read';
+
+export const ATTR_SHARD_ID = 'journal.shard.id';
+export const ATTR_BATCH_SIZE = 'journal.batch.size';
+export const ATTR_BATCH_APPENDS = 'journal.batch.appends';
+export const ATTR_BATCH_BYTES = 'journal.batch.bytes';
+export const ATTR_APPEND_RECORDS = 'journal.append.records';
+export const ATTR_SEGMENT_BASE = 'journal.segment.base_offset';
+export const ATTR_INDEX_ENTRIES = 'journal.index.entries_added';
+export const ATTR_READ_FROM = 'journal.read.from_offset';
+export const ATTR_READ_COUNT = 'journal.read.record_count';
+export const ATTR_READ_BYTES = 'journal.read.bytes';
+
+/** Wall-clock milliseconds with sub-millisecond precision, as span times. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * True when `ctx` holds a span to hang children on. Storage spans are only ever children: an
+ * append or read outside any trace would otherwise start a stray trace per operation.
+ */
+export function hasParentSpan(ctx: Context): boolean {
+  const parent = trace.getSpanContext(ctx);
+  return parent !== undefined && trace.isSpanContextValid(parent);
+}
+
+/** One stage of a batch shared by several appends, as it ran (or until it failed). */
+export interface Stage {
+  name: string;
+  start: number;
+  end: number;
+  attributes?: Attributes;
+}
+
+/**
+ * Creates, under one caller's captured context, a span per stage of the batch it shared, with the
+ * stages' real times. `failure` marks the stage that failed (it gets the error recorded); stages
+ * after it are not created.
+ */
+export function emitBatchSpans(
+  parent: Context,
+  stages: readonly Stage[],
+  attributes: Attributes,
+  failure?: { stage: string; error: unknown },
+): void {
+  if (!hasParentSpan(parent)) return;
+  const tracer = getTracer();
+  for (const stage of stages) {
+    const span = tracer.startSpan(
+      stage.name,
+      { startTime: stage.start, attributes: { ...attributes, ...stage.attributes } },
+      parent,
+    );
+    if (failure?.stage === stage.name) {
+      recordError(span, failure.error);
+      span.end(stage.end);
+      return;
+    }
+    span.end(stage.end);
+  }
+}
+
+/** Runs a read inside a `journal.read` span when there is a parent span; the span gets the result's size. */
+export async function tracedRead<T extends { length: number }>(
+  attributes: Attributes,
+  bytesOf: (result: T) => number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const parent = context.active();
+  if (!hasParentSpan(parent)) return fn();
+  const span: Span = getTracer().startSpan(SPAN_READ, { attributes }, parent);
+  try {
+    const result = await context.with(trace.setSpan(parent, span), fn);
+    span.setAttributes({ [ATTR_READ_COUNT]: result.length, [ATTR_READ_BYTES]: bytesOf(result) });
+    return result;
+  } catch (err) {
+    recordError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}

@@ -1,0 +1,97 @@
+import { Redis } from 'ioredis';
+import { connectNats, ensureStream } from '@tracechat/messaging';
+import type { NatsConnection } from '@tracechat/messaging';
+import { createPool } from '@tracechat/postgres';
+import type { Pool } from '@tracechat/postgres';
+import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import type { ChatServiceHandlers } from '@tracechat/protos';
+import { startHealthServer } from '@tracechat/runtime';
+import type { HealthServer } from '@tracechat/runtime';
+import type { Logger } from '@tracechat/telemetry';
+import type { LogicConfig } from './config';
+import { Dedupe } from './dedupe';
+import { toRpcError } from './errors';
+import { Membership } from './membership';
+import { MessagePublisher } from './publisher';
+import { ChatService } from './service';
+import { ChatStore } from './store';
+
+export interface Logic {
+  /** Connects to Postgres, Redis and NATS, then serves gRPC; resolves with the bound ports. */
+  listen(): Promise<{ grpcPort: number; healthPort: number }>;
+  /** Stops accepting calls, drains in-flight ones, closes clients. */
+  close(): Promise<void>;
+}
+
+/** Builds the logic service; nothing connects until `listen`. */
+export function buildLogic(config: LogicConfig, log: Logger): Logic {
+  const pool: Pool = createPool(config.databaseUrl, 'tracechat-logic');
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  let nats: NatsConnection | undefined;
+  let health: HealthServer | undefined;
+  const server = new grpc.Server();
+  pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
+  redis.on('error', (err) => log.warn({ err }, 'redis error'));
+
+  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
+    handleUnary<Req, Res>(
+      async (req) => {
+        try {
+          return await fn(req);
+        } catch (err) {
+          throw toRpcError(err);
+        }
+      },
+      (err) => log.error({ err }, 'chat call failed'),
+    );
+
+  return {
+    async listen() {
+      await redis.connect();
+      nats = await connectNats(config.natsUrl, 'tracechat-logic');
+      await ensureStream(await nats.jetstreamManager(), {
+        stream: config.natsStream,
+        subjectPrefix: config.natsSubjectPrefix,
+      });
+      const store = new ChatStore(pool);
+      const chat = new ChatService({
+        store,
+        membership: new Membership(redis, store, config.membershipCacheTtlSeconds),
+        dedupe: new Dedupe(redis, config.dedupeTtlSeconds),
+        publisher: new MessagePublisher(nats.jetstream(), config.natsSubjectPrefix),
+        maxTextBytes: config.maxTextBytes,
+        historyMaxLimit: config.historyMaxLimit,
+      });
+      const handlers: ChatServiceHandlers = {
+        SendMessage: wrap((req) => chat.sendMessage(req)),
+        JoinSession: wrap((req) => chat.joinSession(req)),
+        LeaveSession: wrap((req) => chat.leaveSession(req)),
+        History: wrap((req) => chat.history(req)),
+      };
+      server.addService(tracechatV1().ChatService.service, handlers);
+      const grpcPort = await bindServer(server, config.grpcAddress);
+      const natsConn = nats;
+      health = await startHealthServer(
+        { host: config.healthHost, port: config.healthPort },
+        {
+          postgres: () => pool.query('SELECT 1'),
+          redis: () => redis.ping(),
+          nats: async () => {
+            if (natsConn.isClosed()) throw new Error('closed');
+            await natsConn.flush();
+          },
+        },
+      );
+      log.info({ grpcPort, healthPort: health.port }, 'logic listening');
+      return { grpcPort, healthPort: health.port };
+    },
+
+    async close() {
+      health?.markDraining();
+      await stopServer(server);
+      await nats?.drain().catch(() => undefined);
+      await Promise.allSettled([redis.quit(), pool.end()]);
+      await health?.close();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import type { Pool } from '@tracechat/postgres';
+
+export interface StoredMessage {
+  readonly messageId: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly senderId: string;
+  readonly text: string;
+  readonly sentAtMs: number;
+}
+
+export interface NewMessage {
+  readonly messageId: string;
+  readonly sessionId: string;
+  readonly senderId: string;
+  readonly clientMsgId: string;
+  readonly text: string;
+  readonly sentAtMs: number;
+}
+
+interface MessageRow {
+  id: string;
+  session_id: string;
+  seq: string;
+  sender_id: string;
+  body: string;
+  sent_at: Date;
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    messageId: row.id,
+    sessionId: row.session_id,
+    seq: Number(row.seq),
+    senderId: row.sender_id,
+    text: row.body,
+    sentAtMs: row.sent_at.getTime(),
+  };
+}
+
+/** Sessions, members and messages in Postgres. */
+export class ChatStore {
+  constructor(private readonly pool: Pool) {}
+
+  /** Makes the user a member, creating the session on first use; returns the session's last seq. */
+  async join(sessionId: string, userId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ last_seq: string }>(
+      `WITH s AS (
+         INSERT INTO sessions (id) VALUES ($1)
+         ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
+         RETURNING id, last_seq
+       ), m AS (
+         INSERT INTO members (session_id, user_id) SELECT id, $2 FROM s
+         ON CONFLICT DO NOTHING
+       )
+       SELECT last_seq FROM s`,
+      [sessionId, userId],
+    );
+    return Number(rows[0]!.last_seq);
+  }
+
+  /** Removes a membership; false when the user was not a member. */
+  async leave(sessionId: string, userId: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'DELETE FROM members WHERE session_id = $1 AND user_id = $2',
+      [sessionId, userId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async isMember(sessionId: string, userId: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'SELECT 1 FROM members WHERE session_id = $1 AND user_id = $2',
+      [sessionId, userId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async members(sessionId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      'SELECT user_id FROM members WHERE session_id = $1',
+      [sessionId],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  /**
+   * Stores a message with the next seq of its session, in one transaction. When the sender
+   * already used this client id, nothing is written and the first message is returned.
+   */
+  async save(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const seqResult = await client.query<{ last_seq: string }>(
+        'UPDATE sessions SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
+        [message.sessionId],
+      );
+      const seq = seqResult.rows[0]?.last_seq;
+      if (seq === undefined) throw new Error(`session ${message.sessionId} does not exist`);
+      const inserted = await client.query<MessageRow>(
+        `INSERT INTO messages (id, session_id, seq, sender_id, client_msg_id, body, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0))
+         ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+         RETURNING id, session_id, seq, sender_id, body, sent_at`,
+        [
+          message.messageId,
+          message.sessionId,
+          seq,
+          message.senderId,
+          message.clientMsgId,
+          message.text,
+          message.sentAtMs,
+        ],
+      );
+      if (inserted.rows[0]) {
+        await client.query('COMMIT');
+        return { message: toMessage(inserted.rows[0]), duplicate: false };
+      }
+      await client.query('ROLLBACK');
+      const existing = await client.query<MessageRow>(
+        `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
+         WHERE sender_id = $1 AND client_msg_id = $2`,
+        [message.senderId, message.clientMsgId],
+      );
+      return { message: toMessage(existing.rows[0]!), duplicate: true };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Messages with seq > afterSeq, oldest first. */
+  async history(sessionId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    const { rows } = await this.pool.query<MessageRow>(
+      `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
+       WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [sessionId, afterSeq, limit],
+    );
+    return rows.map(toMessage);
+  }
+}

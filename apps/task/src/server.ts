@@ -1,0 +1,80 @@
+import { Redis } from 'ioredis';
+import { connectNats, ensureStream } from '@tracechat/messaging';
+import type { NatsConnection } from '@tracechat/messaging';
+import { createPool } from '@tracechat/postgres';
+import { Presence } from '@tracechat/presence';
+import { startHealthServer } from '@tracechat/runtime';
+import type { HealthServer } from '@tracechat/runtime';
+import type { Logger } from '@tracechat/telemetry';
+import type { TaskConfig } from './config';
+import { MessageConsumer } from './consumer';
+import { Pusher } from './pusher';
+import { Router } from './router';
+
+export interface Task {
+  /** Connects, joins the durable consumer and starts routing; resolves with the health port. */
+  listen(): Promise<{ healthPort: number }>;
+  /** Stops pulling, finishes in-flight messages, closes clients. */
+  close(): Promise<void>;
+}
+
+export function buildTask(config: TaskConfig, log: Logger): Task {
+  const pool = createPool(config.databaseUrl, 'tracechat-task');
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const pusher = new Pusher(config.pushDeadlineMs);
+  let nats: NatsConnection | undefined;
+  let consumer: MessageConsumer | undefined;
+  let health: HealthServer | undefined;
+  pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
+  redis.on('error', (err) => log.warn({ err }, 'redis error'));
+
+  return {
+    async listen() {
+      await redis.connect();
+      nats = await connectNats(config.natsUrl, 'tracechat-task');
+      await ensureStream(await nats.jetstreamManager(), {
+        stream: config.natsStream,
+        subjectPrefix: config.natsSubjectPrefix,
+      });
+      consumer = new MessageConsumer(
+        nats,
+        {
+          stream: config.natsStream,
+          subjectPrefix: config.natsSubjectPrefix,
+          durable: config.natsConsumer,
+          ackWaitMs: config.ackWaitMs,
+          maxDeliver: config.maxDeliver,
+          concurrency: config.concurrency,
+          retryDelayMs: config.retryDelayMs,
+        },
+        new Router(pool, new Presence(redis, config.presenceTtlSeconds)),
+        pusher,
+        log,
+      );
+      await consumer.start();
+      const natsConn = nats;
+      health = await startHealthServer(
+        { host: config.healthHost, port: config.healthPort },
+        {
+          postgres: () => pool.query('SELECT 1'),
+          redis: () => redis.ping(),
+          nats: async () => {
+            if (natsConn.isClosed()) throw new Error('closed');
+            await natsConn.flush();
+          },
+        },
+      );
+      log.info({ healthPort: health.port, consumer: config.natsConsumer }, 'task consuming');
+      return { healthPort: health.port };
+    },
+
+    async close() {
+      health?.markDraining();
+      await consumer?.stop();
+      await nats?.drain().catch(() => undefined);
+      pusher.close();
+      await Promise.allSettled([redis.quit(), pool.end()]);
+      await health?.close();
+    },
+  };
+}

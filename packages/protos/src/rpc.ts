@@ -1,0 +1,110 @@
+import * as grpc from '@grpc/grpc-js';
+
+/** gRPC status codes by name, for readable mapping tables. */
+export const Status = grpc.status;
+
+/** An error that carries the gRPC status it should be answered with. */
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** The object grpc-js sends to the caller. */
+  toServiceError(): Partial<grpc.ServiceError> {
+    return { code: this.code, details: this.message, message: this.message };
+  }
+}
+
+/** True for an error that came back from a gRPC call (it has a numeric status code). */
+export function isServiceError(err: unknown): err is grpc.ServiceError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<grpc.ServiceError>).code === 'number' &&
+    'details' in err
+  );
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, response?: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** Calls a unary method and resolves with its response; rejects with the ServiceError. */
+export function unary<Req, Res>(
+  client: grpc.Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  deadlineMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(
+      client,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (err, response) => {
+        if (err) reject(err);
+        else resolve(response as Res);
+      },
+    );
+  });
+}
+
+/**
+ * Wraps an async handler as a grpc-js unary handler: the resolved value is the response,
+ * an RpcError becomes its status, and any other error becomes INTERNAL (its text is not sent).
+ */
+export function handleUnary<Req, Res>(
+  fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  onInternalError: (err: unknown) => void,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          if (err instanceof RpcError) {
+            callback(err.toServiceError() as grpc.ServiceError);
+          } else {
+            onInternalError(err);
+            callback({
+              code: grpc.status.INTERNAL,
+              details: 'internal error',
+            } as grpc.ServiceError);
+          }
+        },
+      );
+  };
+}
+
+/** Starts a grpc-js server on host:port and resolves with the port it got (0 picks one). */
+export function bindServer(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err) reject(err);
+      else resolve(port);
+    });
+  });
+}
+
+/** Stops accepting calls and waits for in-flight ones, forcing after `graceMs`. */
+export function stopServer(server: grpc.Server, graceMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,37 @@
+// `pnpm send [--user alice] [--session lobby] [--gateway ws://…] [--jaeger http://…] "text"`:
+// joins the session, sends one message and prints its trace id and where to see the trace.
+import { parseArgs } from 'node:util';
+import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
+import { ChatClient } from '../client';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    options: {
+      user: { type: 'string', default: 'alice' },
+      session: { type: 'string', default: 'lobby' },
+      gateway: { type: 'string', default: 'ws://127.0.0.1:8080/ws' },
+      jaeger: { type: 'string', default: 'http://127.0.0.1:16686' },
+      debug: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const text = positionals.join(' ') || 'hello from tracechat';
+  const token = signToken(values.user!, process.env.AUTH_SECRET || DEV_AUTH_SECRET, 600);
+  const client = await ChatClient.connect(values.gateway!, { token });
+  try {
+    const joined = await client.request({ type: 'join', session: values.session });
+    if (joined.type === 'error') throw new Error(`join failed: ${joined.code} ${joined.message}`);
+    const ack = await client.request({ type: 'send', session: values.session, text, debug: values.debug });
+    if (ack.type === 'error') throw new Error(`send failed: ${ack.code} ${ack.message} (trace ${ack.trace_id})`);
+    console.log(`message ${ack.message_id} seq ${ack.seq}`);
+    console.log(`trace_id ${ack.trace_id}`);
+    console.log(`trace    ${values.jaeger}/api/traces/${ack.trace_id}`);
+  } finally {
+    await client.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`send: ${(err as Error).message}`);
+  process.exit(1);
+});

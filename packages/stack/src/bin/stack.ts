@@ -1,0 +1,61 @@
+// `pnpm start`: the whole stack natively on this machine, until Ctrl-C.
+import { DEFAULT_PORTS, portInUse, startStack } from '../index';
+import type { Stack } from '../index';
+
+async function main(): Promise<void> {
+  const busy: string[] = [];
+  for (const [name, port] of Object.entries(DEFAULT_PORTS)) {
+    if (await portInUse(port)) busy.push(`${name} (:${port})`);
+  }
+  if (busy.length > 0) {
+    console.error(`tracechat: ports already in use: ${busy.join(', ')}. Is another stack running?`);
+    process.exit(1);
+  }
+  console.log('tracechat: starting Jaeger, logic, task and two gateways (building Jaeger the first time)…');
+  const started = Date.now();
+  let stack: Stack;
+  try {
+    stack = await startStack();
+  } catch (err) {
+    console.error(`tracechat: the stack did not start:\n${(err as Error).message}`);
+    process.exit(1);
+  }
+  const p = stack.ports;
+  console.log(`
+tracechat is up (${((Date.now() - started) / 1000).toFixed(1)} s)
+
+  gateway-1   ${stack.gatewayUrls[0]}   (health http://127.0.0.1:${p.gateway1}/readyz, push gRPC :${p.push1})
+  gateway-2   ${stack.gatewayUrls[1]}   (health http://127.0.0.1:${p.gateway2}/readyz, push gRPC :${p.push2})
+  logic       127.0.0.1:${p.logic} (gRPC)
+  Jaeger      ${stack.jaegerUrl}   (API: ${stack.jaegerUrl}/api/traces/<trace id>)
+  OTLP        ${stack.otlpEndpoint}
+  logs        ${stack.logDir}
+
+  token:  pnpm token alice
+  send:   pnpm send --user alice --session lobby "hello"
+  Ctrl-C stops everything.
+`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\ntracechat: stopping…');
+    await stack.stop();
+    console.log('tracechat: stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  // A service that dies on its own is reported once; the rest keep running.
+  const reported = new Set<string>();
+  setInterval(() => {
+    for (const [name, proc] of stack.processes) {
+      if (!proc.running && !stopping && !reported.has(name)) {
+        reported.add(name);
+        console.error(`tracechat: ${name} exited; see ${proc.spec.logFile}`);
+      }
+    }
+  }, 2000);
+}
+
+void main();

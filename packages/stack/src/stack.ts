@@ -1,0 +1,249 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { ensureDatabase } from '@tracechat/postgres';
+import { ManagedProcess, freePort } from './process';
+
+const run = promisify(execFile);
+
+/** The repository root (this file is packages/stack/dist/stack.js). */
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface StackPorts {
+  readonly gateway1: number;
+  readonly gateway2: number;
+  readonly push1: number;
+  readonly push2: number;
+  readonly logic: number;
+  readonly logicHealth: number;
+  readonly taskHealth: number;
+  readonly jaegerQuery: number;
+  readonly jaegerQueryGrpc: number;
+  readonly otlpHttp: number;
+  readonly otlpGrpc: number;
+  readonly jaegerHealth: number;
+  readonly jaegerMetrics: number;
+}
+
+/** The ports `pnpm start` uses (DESIGN.md's topology). */
+export const DEFAULT_PORTS: StackPorts = {
+  gateway1: 8080,
+  gateway2: 8081,
+  push1: 50051,
+  push2: 50061,
+  logic: 50052,
+  logicHealth: 9152,
+  taskHealth: 9153,
+  jaegerQuery: 16686,
+  jaegerQueryGrpc: 16685,
+  otlpHttp: 4318,
+  otlpGrpc: 4317,
+  jaegerHealth: 13133,
+  jaegerMetrics: 8888,
+};
+
+export interface StackOptions {
+  /** Fixed ports, or 'free' to pick unused ones (tests). */
+  readonly ports?: StackPorts | 'free';
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly natsUrl?: string;
+  /** JetStream stream and subject prefix; tests use their own so runs never meet. */
+  readonly natsStream?: string;
+  readonly natsSubjectPrefix?: string;
+  readonly gatewayIds?: readonly [string, string];
+  readonly logDir?: string;
+  readonly environment?: string;
+  /** Extra env for every service (e.g. sampling settings), and per service. */
+  readonly env?: Record<string, string>;
+  readonly serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** How often services export spans; short in tests so traces arrive quickly. */
+  readonly spanExportDelayMs?: number;
+}
+
+export type ServiceName = 'jaeger' | 'logic' | 'task' | 'gateway-1' | 'gateway-2';
+
+export interface Stack {
+  readonly ports: StackPorts;
+  readonly gatewayUrls: readonly [string, string];
+  readonly jaegerUrl: string;
+  readonly otlpEndpoint: string;
+  readonly databaseUrl: string;
+  readonly natsStream: string;
+  readonly natsSubjectPrefix: string;
+  readonly gatewayIds: readonly [string, string];
+  readonly logDir: string;
+  readonly processes: ReadonlyMap<ServiceName, ManagedProcess>;
+  /** Stops one service (SIGTERM) or kills it (SIGKILL); `start` brings it back. */
+  stopService(name: ServiceName, how?: 'term' | 'kill'): Promise<void>;
+  startService(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds Jaeger if it is not cached yet and returns the binary's path. */
+export async function jaegerBinary(): Promise<string> {
+  const { stdout } = await run('bash', [join(REPO_ROOT, 'scripts', 'build-jaeger.sh')], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 30 * 60 * 1000,
+  });
+  return stdout.trim().split('\n').pop()!;
+}
+
+async function pickPorts(): Promise<StackPorts> {
+  const names = Object.keys(DEFAULT_PORTS) as (keyof StackPorts)[];
+  const entries: [keyof StackPorts, number][] = [];
+  const used = new Set<number>();
+  for (const name of names) {
+    let port = await freePort();
+    while (used.has(port)) port = await freePort();
+    used.add(port);
+    entries.push([name, port]);
+  }
+  return Object.fromEntries(entries) as unknown as StackPorts;
+}
+
+function service(app: string): { cwd: string; args: string[] } {
+  const cwd = join(REPO_ROOT, 'apps', app);
+  return { cwd, args: ['--require', '@tracechat/telemetry/register', join(cwd, 'dist', 'main.js')] };
+}
+
+/**
+ * Starts Jaeger and every service natively, in dependency order, and waits until each is ready.
+ * Creates the database first; logic applies migrations when it starts.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const ports = options.ports === 'free' ? await pickPorts() : (options.ports ?? DEFAULT_PORTS);
+  const databaseUrl = options.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/tracechat';
+  const natsStream = options.natsStream ?? 'CHAT';
+  const natsSubjectPrefix = options.natsSubjectPrefix ?? 'chat.msg';
+  const gatewayIds = options.gatewayIds ?? (['gateway-1', 'gateway-2'] as const);
+  const logDir = options.logDir ?? join(REPO_ROOT, '.stack', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  await ensureDatabase(databaseUrl);
+
+  const otlpEndpoint = `http://127.0.0.1:${ports.otlpHttp}`;
+  const common: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: options.redisUrl ?? 'redis://127.0.0.1:6379',
+    NATS_URL: options.natsUrl ?? 'nats://127.0.0.1:4222',
+    NATS_STREAM: natsStream,
+    NATS_SUBJECT_PREFIX: natsSubjectPrefix,
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    OTEL_BSP_SCHEDULE_DELAY: String(options.spanExportDelayMs ?? 1000),
+    ENVIRONMENT: options.environment ?? 'local',
+    AUTH_SECRET: 'tracechat-dev-secret',
+    OTEL_METRICS_EXPORTER: 'none',
+    ...options.env,
+  };
+  const jaegerBin = await jaegerBinary();
+  const specs: Record<ServiceName, ManagedProcess> = {
+    jaeger: new ManagedProcess({
+      name: 'jaeger',
+      command: jaegerBin,
+      args: ['--config', join(REPO_ROOT, 'deploy', 'jaeger', 'jaeger.yaml')],
+      cwd: REPO_ROOT,
+      env: {
+        JAEGER_QUERY_PORT: String(ports.jaegerQuery),
+        JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
+        JAEGER_OTLP_HTTP_PORT: String(ports.otlpHttp),
+        JAEGER_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+        JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
+        JAEGER_METRICS_PORT: String(ports.jaegerMetrics),
+      },
+      logFile: join(logDir, 'jaeger.log'),
+      readyUrl: `http://127.0.0.1:${ports.jaegerHealth}/status`,
+    }),
+    logic: new ManagedProcess({
+      name: 'logic',
+      command: process.execPath,
+      ...service('logic'),
+      env: {
+        ...common,
+        SERVICE_INSTANCE_ID: 'logic-1',
+        LOGIC_GRPC_ADDRESS: `127.0.0.1:${ports.logic}`,
+        HEALTH_PORT: String(ports.logicHealth),
+        ...options.serviceEnv?.logic,
+      },
+      logFile: join(logDir, 'logic.log'),
+      readyUrl: `http://127.0.0.1:${ports.logicHealth}/readyz`,
+    }),
+    task: new ManagedProcess({
+      name: 'task',
+      command: process.execPath,
+      ...service('task'),
+      env: {
+        ...common,
+        SERVICE_INSTANCE_ID: 'task-1',
+        HEALTH_PORT: String(ports.taskHealth),
+        RETRY_DELAY_MS: '500',
+        ...options.serviceEnv?.task,
+      },
+      logFile: join(logDir, 'task.log'),
+      readyUrl: `http://127.0.0.1:${ports.taskHealth}/readyz`,
+    }),
+    'gateway-1': gatewayProcess(1),
+    'gateway-2': gatewayProcess(2),
+  };
+
+  function gatewayProcess(n: 1 | 2): ManagedProcess {
+    const port = n === 1 ? ports.gateway1 : ports.gateway2;
+    const push = n === 1 ? ports.push1 : ports.push2;
+    const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
+    return new ManagedProcess({
+      name,
+      command: process.execPath,
+      ...service('gateway'),
+      env: {
+        ...common,
+        SERVICE_INSTANCE_ID: gatewayIds[n - 1],
+        GATEWAY_ID: gatewayIds[n - 1],
+        GATEWAY_PORT: String(port),
+        PUSH_GRPC_ADDRESS: `127.0.0.1:${push}`,
+        LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
+        ...options.serviceEnv?.[name],
+      },
+      logFile: join(logDir, `${name}.log`),
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    });
+  }
+
+  const started: ManagedProcess[] = [];
+  const stopAll = async () => {
+    for (const proc of [...started].reverse()) await proc.stop();
+  };
+  try {
+    for (const group of [['jaeger'], ['logic'], ['task', 'gateway-1', 'gateway-2']] as ServiceName[][]) {
+      await Promise.all(
+        group.map(async (name) => {
+          await specs[name].start();
+          started.push(specs[name]);
+        }),
+      );
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  return {
+    ports,
+    gatewayUrls: [`ws://127.0.0.1:${ports.gateway1}/ws`, `ws://127.0.0.1:${ports.gateway2}/ws`],
+    jaegerUrl: `http://127.0.0.1:${ports.jaegerQuery}`,
+    otlpEndpoint,
+    databaseUrl,
+    natsStream,
+    natsSubjectPrefix,
+    gatewayIds,
+    logDir,
+    processes: new Map(Object.entries(specs) as [ServiceName, ManagedProcess][]),
+    stopService: (name, how = 'term') => (how === 'kill' ? specs[name].kill() : specs[name].stop()),
+    startService: (name) => specs[name].start(),
+    stop: async () => {
+      // services first, so their last spans reach Jaeger, which stops last
+      for (const name of ['gateway-1', 'gateway-2', 'task', 'logic', 'jaeger'] as ServiceName[]) {
+        await specs[name].stop();
+      }
+    },
+  };
+}
