@@ -6,3 +6,5 @@ export { ManagedProcess, freePort, portInUse } from './process';
 export type { ProcessSpec } from './process';
 export { DEFAULT_PORTS, REPO_ROOT, jaegerBinary, startStack } from './stack';
 export type { ServiceName, Stack, StackOptions, StackPorts } from './stack';
+export { setup } from './testkit';
+export type { TestStack } from './testkit';

@@ -1,6 +1,5 @@
 import { open, readFile, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fsyncDirectory, parseSegmentFile } from './layout';
 import { OffsetIndex } from './offset-index';
 import type { IndexEntry } from './offset-index';

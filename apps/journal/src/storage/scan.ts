@@ -11,6 +11,7 @@ import type { RecordCheck } from './record';
 
 const EMPTY = Buffer.alloc(0);
 export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+export const MAX_CHUNK_BYTES = 1024 * 1024;
 
 /** Reads until `buf` is full or the file ends; returns the bytes read. */
 export async function readFully(file: FileHandle, buf: Buffer, position: number): Promise<number> {
@@ -23,7 +24,11 @@ export async function readFully(file: FileHandle, buf: Buffer, position: number)
   return done;
 }
 
-/** A window of a file, reloaded as reads move past it; never reads at or beyond `limit`. */
+/**
+ * A window of a file, reloaded as reads move past it; never reads at or beyond `limit`. The
+ * window doubles at each reload (up to `maxChunkBytes`), so a short read stays short and a long
+ * scan soon moves in large reads.
+ */
 export class ChunkReader {
   buffer: Buffer = EMPTY;
   start = 0;
@@ -32,7 +37,8 @@ export class ChunkReader {
   constructor(
     private readonly file: FileHandle,
     public limit: number,
-    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
+    private chunkBytes = DEFAULT_CHUNK_BYTES,
+    private readonly maxChunkBytes = MAX_CHUNK_BYTES,
   ) {}
 
   /** Makes bytes [pos, pos + len) available; false when they lie beyond the limit or the file. */
@@ -40,6 +46,7 @@ export class ChunkReader {
     if (pos + len > this.limit) return false;
     if (pos >= this.start && pos + len <= this.end) return true;
     const size = Math.min(Math.max(len, this.chunkBytes), this.limit - pos);
+    this.chunkBytes = Math.min(this.chunkBytes * 2, this.maxChunkBytes);
     const buffer = Buffer.allocUnsafe(size);
     const read = await readFully(this.file, buffer, pos);
     this.buffer = buffer;

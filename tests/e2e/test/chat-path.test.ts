@@ -1,0 +1,161 @@
+import { Client } from 'pg';
+import { connectNats } from '@tracechat/messaging';
+import { setup, viewTrace, waitForTrace } from '@tracechat/stack';
+import type { Frame, JaegerTrace, TestStack } from '@tracechat/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await setup();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+const has = (trace: JaegerTrace, ...names: string[]) =>
+  names.every((n) => trace.spans.some((s) => s.operationName === n));
+
+describe('one message, one trace', () => {
+  let ack: Frame;
+  let pushed: Frame;
+  let room: string;
+  let alice: string;
+
+  beforeAll(async () => {
+    alice = stack.user('alice');
+    const bob = stack.user('bob');
+    room = stack.session('room');
+    const a = await stack.connect(alice, 1);
+    const b = await stack.connect(bob, 2);
+    expect(await a.request({ type: 'join', session: room })).toMatchObject({ type: 'joined', session: room, last_seq: 0 });
+    expect(await b.request({ type: 'join', session: room })).toMatchObject({ type: 'joined', session: room });
+    ack = await a.request({ type: 'send', session: room, text: 'hello bob' });
+    pushed = await b.waitFor((f) => f.type === 'message' && f.message_id === ack.message_id);
+    b.send({ type: 'received', message_id: pushed.message_id, traceparent: pushed.traceparent });
+  });
+
+  it('acks the sender and pushes the message to the member on the other gateway', () => {
+    expect(ack).toMatchObject({
+      type: 'ack',
+      message_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      seq: expect.any(Number),
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(pushed).toMatchObject({
+      type: 'message',
+      session: room,
+      message_id: ack.message_id,
+      seq: ack.seq,
+      from: alice,
+      text: 'hello bob',
+      trace_id: ack.trace_id,
+      traceparent: expect.stringMatching(new RegExp(`^00-${String(ack.trace_id)}-[0-9a-f]{16}-01$`)),
+    });
+    expect(new Date(String(pushed.sent_at)).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('stores the acked message in Postgres', async () => {
+    const db = new Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT session_id, seq, sender_id, body FROM messages WHERE id = $1', [ack.message_id]);
+      expect(rows).toEqual([{ session_id: room, seq: String(ack.seq), sender_id: alice, body: 'hello bob' }]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('is one trace in Jaeger across both gateways, logic and task, shaped as DESIGN draws it', async () => {
+    const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) =>
+      has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'logic.db.save_message') &&
+      t.spans.filter((s) => s.operationName === 'gateway.push.deliver').length === 2,
+    );
+    const v = viewTrace(trace);
+    expect(new Set(trace.spans.map((s) => s.traceID))).toEqual(new Set([ack.trace_id]));
+    expect(new Set(trace.spans.map((s) => v.service(s)))).toEqual(new Set(['gateway', 'logic', 'task']));
+
+    const root = v.one('gateway.ws.on_message');
+    expect(v.parent(root)).toBeUndefined();
+    expect(v.instance(root)).toBe(stack.gatewayIds[0]);
+    expect(v.tag(root, 'chat.frame.type')).toBe('send');
+
+    const grpcSend = v.one('gateway.grpc.send_message');
+    expect(v.parent(grpcSend)).toBe(root);
+    const grpcClient = trace.spans.find(
+      (s) => v.service(s) === 'gateway' && s.operationName === 'grpc.tracechat.v1.ChatService/SendMessage',
+    )!;
+    expect(v.parent(grpcClient)).toBe(grpcSend);
+
+    const send = v.one('logic.chat.send_message');
+    expect(v.service(send)).toBe('logic');
+    expect(v.parent(send)!.operationName).toBe('grpc.tracechat.v1.ChatService/SendMessage');
+    expect(v.isUnder(send, grpcClient)).toBe(true);
+    expect(v.tag(send, 'chat.session.id')).toBe(room);
+    expect(v.tag(send, 'chat.user.id')).toBe(alice);
+    expect(v.tag(send, 'chat.message.id')).toBe(ack.message_id);
+
+    for (const name of ['logic.auth.authorize', 'logic.dedupe.check', 'logic.db.save_message', 'logic.mq.publish']) {
+      expect(v.parent(v.one(name))).toBe(send);
+    }
+    const save = v.one('logic.db.save_message');
+    expect(v.tag(save, 'db.collection.name')).toBe('messages');
+    expect(v.tag(save, 'db.rows')).toBe(1);
+    expect(trace.spans.some((s) => s.operationName.startsWith('pg.query') && v.isUnder(s, save))).toBe(true);
+    const dedupe = v.one('logic.dedupe.check');
+    expect(trace.spans.some((s) => (v.tag(s, 'db.system') ?? v.tag(s, 'db.system.name')) === 'redis' && v.isUnder(s, dedupe))).toBe(true);
+
+    const publish = v.one('logic.mq.publish');
+    expect(v.tag(publish, 'span.kind')).toBe('producer');
+    expect(v.tag(publish, 'messaging.system')).toBe('nats');
+    expect(v.tag(publish, 'messaging.destination.name')).toBe(`${stack.natsSubjectPrefix}.${room}`);
+
+    const consume = v.one('task.mq.consume');
+    expect(v.service(consume)).toBe('task');
+    expect(v.tag(consume, 'span.kind')).toBe('consumer');
+    expect(v.parent(consume)).toBe(publish);
+    const resolve = v.one('task.route.resolve');
+    expect(v.parent(resolve)).toBe(consume);
+    expect(v.tag(resolve, 'chat.recipient.count')).toBe(2);
+
+    const pushes = v.byName('task.push.gateway');
+    expect(pushes.map((p) => v.tag(p, 'chat.gateway.id')).sort()).toEqual([...stack.gatewayIds].sort());
+    for (const p of pushes) expect(v.parent(p)).toBe(consume);
+
+    const delivers = v.byName('gateway.push.deliver');
+    const deliver2 = delivers.find((d) => v.instance(d) === stack.gatewayIds[1])!;
+    const push2 = pushes.find((p) => v.tag(p, 'chat.gateway.id') === stack.gatewayIds[1])!;
+    expect(v.isUnder(deliver2, push2)).toBe(true);
+
+    // The sender's own connection got the ack, not a push: one ws push, to bob on gateway-2.
+    const wsPush = v.one('gateway.ws.push');
+    expect(v.parent(wsPush)).toBe(deliver2);
+    expect(v.instance(wsPush)).toBe(stack.gatewayIds[1]);
+    expect(String(pushed.traceparent)).toContain(wsPush.spanID);
+
+    const deliveryAck = v.one('gateway.ws.delivery_ack');
+    expect(v.parent(deliveryAck)).toBe(wsPush);
+    expect(v.instance(deliveryAck)).toBe(stack.gatewayIds[1]);
+
+    expect(v.parent(v.one('gateway.ws.send_response'))).toBe(root);
+  });
+
+  it('publishes to JetStream with a traceparent from the same trace and the message id', async () => {
+    const nats = await connectNats('nats://127.0.0.1:4222', 'e2e');
+    try {
+      const jsm = await nats.jetstreamManager();
+      const stored = await jsm.streams.getMessage(stack.natsStream, {
+        last_by_subj: `${stack.natsSubjectPrefix}.${room}`,
+      });
+      const traceparent = stored.header.get('traceparent');
+      expect(traceparent).toMatch(new RegExp(`^00-${String(ack.trace_id)}-[0-9a-f]{16}-01$`));
+      expect(stored.header.get('Nats-Msg-Id')).toBe(ack.message_id);
+      const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) => has(t, 'logic.mq.publish'));
+      const publish = viewTrace(trace).one('logic.mq.publish');
+      expect(traceparent.split('-')[2]).toBe(publish.spanID);
+      expect(Buffer.from(stored.data).toString()).toContain(String(ack.message_id));
+    } finally {
+      await nats.close();
+    }
+  });
+});
