@@ -11,8 +11,8 @@ import {
 import type { Logger, Span, TraceCarrier } from '@tracechat/telemetry';
 import type { Connection } from './connection';
 import { toFrameError } from './errors';
-import { FrameError, decodeFrame, frameIdOf, parseFrame, serverFrames } from './frames';
-import type { ClientFrame, FrameLimits } from './frames';
+import { decodeFrame, frameIdOf, parseFrame, serverFrames } from './frames';
+import type { ClientFrame, FrameLimits , FrameError} from './frames';
 import type { LogicClient } from './logic-client';
 import { fromProto } from './messages';
 
@@ -23,6 +23,9 @@ export interface HandlerDeps {
   readonly followTraceparent: boolean;
   readonly log: Logger;
 }
+
+/** Frames of one connection waiting for the previous ones; past this the client is flooding. */
+const MAX_QUEUED_FRAMES = 256;
 
 const EVENT_OF: Record<string, string> = {
   join: 'session',
@@ -52,7 +55,7 @@ export class FrameHandler {
   /** Queues a raw frame of a connection. */
   accept(conn: Connection, raw: string): void {
     const waiting = this.pending.get(conn) ?? 0;
-    if (!conn.limiter.take() || waiting >= 64) {
+    if (!conn.limiter.take() || waiting >= MAX_QUEUED_FRAMES) {
       let id: string | null = null;
       try {
         id = frameIdOf(JSON.parse(raw));

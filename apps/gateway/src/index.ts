@@ -1,4 +1,4 @@
-export { AuthError, signToken, verifyToken } from './auth';
+export { AuthError, signToken, tokenFromRequest, verifyToken } from './auth';
 export type { Identity } from './auth';
 export { DEV_AUTH_SECRET, loadConfig } from './config';
 export type { GatewayConfig } from './config';

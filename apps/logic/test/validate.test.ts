@@ -1,0 +1,46 @@
+import { Status } from '@tracechat/protos';
+import { ChatError } from '../src';
+import { toRpcError } from '../src/errors';
+import { checkClientMsgId, checkSessionId, checkText, checkUserId } from '../src/validate';
+
+describe('input checks', () => {
+  it('accepts well-formed ids and text', () => {
+    expect(checkSessionId('room_1-a')).toBe('room_1-a');
+    expect(checkUserId('alice@example.com')).toBe('alice@example.com');
+    expect(checkClientMsgId('x'.repeat(64))).toHaveLength(64);
+    expect(checkText('héllo', 10)).toBe(6);
+  });
+
+  it.each([
+    () => checkSessionId('has.dot'),
+    () => checkSessionId(''),
+    () => checkUserId('spaces are bad'),
+    () => checkClientMsgId(''),
+    () => checkClientMsgId('x'.repeat(65)),
+    () => checkText('', 10),
+    () => checkText('x'.repeat(11), 10),
+  ])('refuses malformed input with INVALID_ARGUMENT (%#)', (check) => {
+    expect(check).toThrow(ChatError);
+    try {
+      check();
+    } catch (err) {
+      expect((err as ChatError).code).toBe('INVALID_ARGUMENT');
+    }
+  });
+});
+
+describe('toRpcError', () => {
+  it.each([
+    ['INVALID_ARGUMENT', Status.INVALID_ARGUMENT],
+    ['FORBIDDEN', Status.PERMISSION_DENIED],
+    ['NOT_FOUND', Status.NOT_FOUND],
+    ['UNAVAILABLE', Status.UNAVAILABLE],
+  ] as const)('maps %s to its gRPC status', (code, status) => {
+    expect(toRpcError(new ChatError(code, 'why'))).toMatchObject({ code: status, message: 'why' });
+  });
+
+  it('leaves unexpected errors alone so they stay internal', () => {
+    const err = new Error('db down');
+    expect(toRpcError(err)).toBe(err);
+  });
+});
