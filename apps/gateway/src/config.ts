@@ -22,6 +22,9 @@ export interface GatewayConfig {
   readonly rpcDeadlineMs: number;
   /** Adopt a client's traceparent (EMQX's follow_traceparent); off = every frame starts a trace. */
   readonly followTraceparent: boolean;
+  /** Bearer token of the admin API; the API refuses every request when unset. */
+  readonly adminToken: string | undefined;
+  readonly whitelistSyncIntervalMs: number;
   readonly logLevel: string;
 }
 
@@ -31,6 +34,8 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const secret = r.optionalString('AUTH_SECRET');
   if (!secret && environment === 'production') r.problem('AUTH_SECRET is required in production');
   if (secret && secret.length < 16) r.problem('AUTH_SECRET must be at least 16 characters');
+  const adminToken = r.optionalString('ADMIN_TOKEN');
+  if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
   return r.done({
     gatewayId: r.string('GATEWAY_ID', 'gateway-1'),
@@ -49,6 +54,8 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     presenceTtlSeconds: r.int('PRESENCE_TTL_SECONDS', 30, { min: 2 }),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     followTraceparent: r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+    adminToken,
+    whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: r.string('LOG_LEVEL', 'info'),
   });
 }

@@ -76,7 +76,12 @@ function session(obj: Record<string, unknown>, id: string): string {
   return value;
 }
 
-function nonNegativeInt(obj: Record<string, unknown>, name: string, id: string, fallback: number): number {
+function nonNegativeInt(
+  obj: Record<string, unknown>,
+  name: string,
+  id: string,
+  fallback: number,
+): number {
   const value = obj[name];
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -116,11 +121,13 @@ export function parseFrame(value: unknown, limits: FrameLimits): ClientFrame {
     return { type, messageId, traceparent: obj.traceparent, tracestate: obj.tracestate };
   }
   const id = frameIdOf(obj);
-  if (typeof type !== 'string') throw new FrameError('INVALID_FRAME', '"type" must be a string', id);
+  if (typeof type !== 'string')
+    throw new FrameError('INVALID_FRAME', '"type" must be a string', id);
   if (!['join', 'leave', 'send', 'history', 'ping'].includes(type)) {
     throw new FrameError('INVALID_FRAME', `unknown frame type "${type.slice(0, 32)}"`, id);
   }
-  if (id === null) throw new FrameError('INVALID_FRAME', '"id" must be a string of 1-64 characters');
+  if (id === null)
+    throw new FrameError('INVALID_FRAME', '"id" must be a string of 1-64 characters');
   if (obj.debug !== undefined && typeof obj.debug !== 'boolean') {
     throw new FrameError('INVALID_FRAME', '"debug" must be a boolean', id);
   }
@@ -141,7 +148,11 @@ export function parseFrame(value: unknown, limits: FrameLimits): ClientFrame {
       if (text.length === 0) throw new FrameError('INVALID_FRAME', '"text" must not be empty', id);
       const bytes = Buffer.byteLength(text, 'utf8');
       if (bytes > limits.maxTextBytes) {
-        throw new FrameError('TOO_LARGE', `"text" is ${bytes} bytes, over the ${limits.maxTextBytes} byte limit`, id);
+        throw new FrameError(
+          'TOO_LARGE',
+          `"text" is ${bytes} bytes, over the ${limits.maxTextBytes} byte limit`,
+          id,
+        );
       }
       return { ...common, type, session: s, text };
     }
@@ -169,7 +180,12 @@ export interface PushedMessage {
 }
 
 export const serverFrames = {
-  joined: (id: string, session: string, lastSeq: number) => ({ type: 'joined', id, session, last_seq: lastSeq }),
+  joined: (id: string, session: string, lastSeq: number) => ({
+    type: 'joined',
+    id,
+    session,
+    last_seq: lastSeq,
+  }),
   left: (id: string, session: string) => ({ type: 'left', id, session }),
   ack: (id: string, messageId: string, seq: number, traceId: string) => ({
     type: 'ack',

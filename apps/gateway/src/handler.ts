@@ -12,7 +12,7 @@ import type { Logger, Span, TraceCarrier } from '@tracechat/telemetry';
 import type { Connection } from './connection';
 import { toFrameError } from './errors';
 import { decodeFrame, frameIdOf, parseFrame, serverFrames } from './frames';
-import type { ClientFrame, FrameLimits , FrameError} from './frames';
+import type { ClientFrame, FrameLimits, FrameError } from './frames';
 import type { LogicClient } from './logic-client';
 import { fromProto } from './messages';
 
@@ -76,7 +76,14 @@ export class FrameHandler {
 
   /** Replies to a binary frame, which protocol v1 does not use. */
   rejectBinary(conn: Connection): void {
-    conn.send(serverFrames.error(null, 'INVALID_FRAME', 'binary frames are not supported; send JSON text', null));
+    conn.send(
+      serverFrames.error(
+        null,
+        'INVALID_FRAME',
+        'binary frames are not supported; send JSON text',
+        null,
+      ),
+    );
   }
 
   private async handle(conn: Connection, raw: string): Promise<void> {
@@ -116,7 +123,11 @@ export class FrameHandler {
         try {
           if (decodeError) throw decodeError;
           const frame = parseFrame(decoded, this.deps.limits);
-          const reply = await this.dispatch(conn, frame as Exclude<ClientFrame, { type: 'received' }>, span);
+          const reply = await this.dispatch(
+            conn,
+            frame as Exclude<ClientFrame, { type: 'received' }>,
+            span,
+          );
           await this.respond(conn, reply, type);
         } catch (err) {
           const failure = toFrameError(err, frameId);
@@ -124,7 +135,12 @@ export class FrameHandler {
           if (failure.code === 'INTERNAL') this.deps.log.error({ err }, 'frame failed');
           await this.respond(
             conn,
-            serverFrames.error(failure.frameId, failure.code, failure.message, currentTraceId() ?? null),
+            serverFrames.error(
+              failure.frameId,
+              failure.code,
+              failure.message,
+              currentTraceId() ?? null,
+            ),
             type,
           );
         }
@@ -170,7 +186,13 @@ export class FrameHandler {
       case 'send': {
         const res = await withSpan(
           'gateway.grpc.send_message',
-          { attributes: { 'chat.session.id': frame.session, 'rpc.service': 'tracechat.v1.ChatService', 'rpc.method': 'SendMessage' } },
+          {
+            attributes: {
+              'chat.session.id': frame.session,
+              'rpc.service': 'tracechat.v1.ChatService',
+              'rpc.method': 'SendMessage',
+            },
+          },
           () =>
             logic.sendMessage({
               sessionId: frame.session,
@@ -186,7 +208,8 @@ export class FrameHandler {
           'chat.message.seq': res.seq,
           'chat.duplicate': res.duplicate,
         });
-        if (!res.duplicate) incrementCounter('tracechat.messages.sent', { 'chat.gateway.id': this.deps.gatewayId });
+        if (!res.duplicate)
+          incrementCounter('tracechat.messages.sent', { 'chat.gateway.id': this.deps.gatewayId });
         return serverFrames.ack(frame.id, res.messageId, res.seq, currentTraceId() ?? '');
       }
       case 'history': {
@@ -231,7 +254,10 @@ export class FrameHandler {
           'chat.gateway.id': this.deps.gatewayId,
         },
       },
-      () => incrementCounter('tracechat.messages.delivered', { 'chat.gateway.id': this.deps.gatewayId }),
+      () =>
+        incrementCounter('tracechat.messages.delivered', {
+          'chat.gateway.id': this.deps.gatewayId,
+        }),
     );
   }
 }

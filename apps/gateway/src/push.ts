@@ -1,4 +1,10 @@
-import { SpanKind, carrierFromContext, recordHistogram, withSpan } from '@tracechat/telemetry';
+import {
+  SpanKind,
+  carrierFromContext,
+  incrementCounter,
+  recordHistogram,
+  withSpan,
+} from '@tracechat/telemetry';
 import type { DeliverRequest__Output, DeliverResponse } from '@tracechat/protos';
 import { RpcError, Status } from '@tracechat/protos';
 import type { Hub } from './connection';
@@ -6,7 +12,11 @@ import { serverFrames } from './frames';
 import { fromProto } from './messages';
 
 /** PushService.Deliver: writes a message to every connection of the listed users here. */
-export function deliver(hub: Hub, gatewayId: string, req: DeliverRequest__Output): Promise<DeliverResponse> {
+export function deliver(
+  hub: Hub,
+  gatewayId: string,
+  req: DeliverRequest__Output,
+): Promise<DeliverResponse> {
   const message = req.message;
   if (!message) throw new RpcError(Status.INVALID_ARGUMENT, 'message is required');
   const pushed = fromProto(message);
@@ -43,7 +53,13 @@ export function deliver(hub: Hub, gatewayId: string, req: DeliverRequest__Output
               pushSpan.setAttribute('chat.frame.written', written);
               if (written) {
                 connections++;
-                recordHistogram('tracechat.message.delivery.latency', Date.now() - message.sentAtMs, { 'chat.gateway.id': gatewayId }, { unit: 'ms', description: 'From send accepted to push written' });
+                incrementCounter('tracechat.messages.pushed', { 'chat.gateway.id': gatewayId });
+                recordHistogram(
+                  'tracechat.message.delivery.latency',
+                  Date.now() - message.sentAtMs,
+                  { 'chat.gateway.id': gatewayId },
+                  { unit: 'ms', description: 'From send accepted to push written' },
+                );
               }
             },
           );

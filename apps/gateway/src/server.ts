@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { Presence } from '@tracechat/presence';
+import { Presence, WhitelistStore } from '@tracechat/presence';
 import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
 import type { PushServiceHandlers } from '@tracechat/protos';
 import {
@@ -14,9 +14,11 @@ import {
   contextFromCarrier,
   recordError,
   setGauge,
+  startWhitelistSync,
   withSpan,
 } from '@tracechat/telemetry';
-import type { Logger } from '@tracechat/telemetry';
+import type { Logger, WhitelistSync } from '@tracechat/telemetry';
+import { registerAdmin } from './admin';
 import { AuthError, tokenFromRequest, verifyToken } from './auth';
 import type { GatewayConfig } from './config';
 import { Connection, Hub, RateLimiter } from './connection';
@@ -58,22 +60,43 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   let advertised = config.pushAdvertiseAddress;
   let heartbeat: NodeJS.Timeout | undefined;
   let liveness: NodeJS.Timeout | undefined;
+  let whitelistSync: WhitelistSync | undefined;
+  const whitelist = new WhitelistStore(redis);
   const alive = new WeakSet<WebSocket>();
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
   const gaugeConnections = () =>
-    setGauge('tracechat.gateway.connections', hub.size, { 'chat.gateway.id': config.gatewayId }, 'Open WebSocket connections');
+    setGauge(
+      'tracechat.gateway.connections',
+      hub.size,
+      { 'chat.gateway.id': config.gatewayId },
+      'Open WebSocket connections',
+    );
 
   app.get('/healthz', async () => ({ status: 'ok', gateway: config.gatewayId }));
   app.get('/readyz', async (_req, reply) => {
     if (draining) return reply.code(503).send({ status: 'draining' });
     const checks: Record<string, string> = {};
     await Promise.all([
-      redis.ping().then(() => (checks.redis = 'ok'), (err: Error) => (checks.redis = err.message)),
-      logic.ready(1000).then(() => (checks.logic = 'ok'), (err: Error) => (checks.logic = err.message)),
+      redis.ping().then(
+        () => (checks.redis = 'ok'),
+        (err: Error) => (checks.redis = err.message),
+      ),
+      logic.ready(1000).then(
+        () => (checks.logic = 'ok'),
+        (err: Error) => (checks.logic = err.message),
+      ),
     ]);
     const ok = Object.values(checks).every((v) => v === 'ok');
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+  });
+
+  registerAdmin(app, {
+    token: config.adminToken,
+    whitelist,
+    changed: async () => {
+      await whitelistSync?.refresh();
+    },
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -99,7 +122,10 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       {
         kind: SpanKind.SERVER,
         parent,
-        attributes: { [SamplingAttributes.EVENT]: 'connection', 'chat.gateway.id': config.gatewayId },
+        attributes: {
+          [SamplingAttributes.EVENT]: 'connection',
+          'chat.gateway.id': config.gatewayId,
+        },
       },
       async (span) => {
         let userId: string;
@@ -114,8 +140,14 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
           return refuse(socket, 401, 'Unauthorized');
         }
         span.setAttribute('chat.user.id', userId);
-        const ws = await new Promise<WebSocket>((resolve) => wss.handleUpgrade(req, socket, head, resolve));
-        const conn = new Connection(userId, ws, new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst));
+        const ws = await new Promise<WebSocket>((resolve) =>
+          wss.handleUpgrade(req, socket, head, resolve),
+        );
+        const conn = new Connection(
+          userId,
+          ws,
+          new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+        );
         span.setAttribute('chat.connection.id', conn.id);
         const connectContext = span.spanContext();
         alive.add(ws);
@@ -176,6 +208,9 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
 
     async listen() {
       await redis.connect();
+      whitelistSync = startWhitelistSync(whitelist, config.whitelistSyncIntervalMs, (err) =>
+        log.warn({ err }, 'sampling whitelist refresh failed'),
+      );
       app.server.on('upgrade', onUpgrade);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -183,9 +218,12 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       const pushPort = await bindServer(push, config.pushAddress);
       advertised = advertised.replace(/:0$/, `:${pushPort}`);
       await beat();
-      heartbeat = setInterval(() => {
-        beat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'));
-      }, Math.max(1000, (config.presenceTtlSeconds * 1000) / 3));
+      heartbeat = setInterval(
+        () => {
+          beat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'));
+        },
+        Math.max(1000, (config.presenceTtlSeconds * 1000) / 3),
+      );
       liveness = setInterval(() => {
         for (const ws of wss.clients) {
           if (!alive.has(ws)) {
@@ -197,7 +235,10 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
         }
       }, 30_000);
       gaugeConnections();
-      log.info({ port, pushPort, gateway: config.gatewayId, push: advertised }, 'gateway listening');
+      log.info(
+        { port, pushPort, gateway: config.gatewayId, push: advertised },
+        'gateway listening',
+      );
       return { port, pushPort };
     },
 
@@ -205,6 +246,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       draining = true;
       clearInterval(heartbeat);
       clearInterval(liveness);
+      whitelistSync?.stop();
       app.server.off('upgrade', onUpgrade);
       const users = [...hub.users()];
       await presence.withdrawGateway(config.gatewayId).catch(() => undefined);

@@ -14,6 +14,7 @@ export interface LogicConfig {
   readonly membershipCacheTtlSeconds: number;
   readonly dedupeTtlSeconds: number;
   readonly historyMaxLimit: number;
+  readonly whitelistSyncIntervalMs: number;
   readonly logLevel: string;
 }
 
@@ -35,6 +36,7 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
     membershipCacheTtlSeconds: r.int('MEMBERSHIP_CACHE_TTL_SECONDS', 300, { min: 1 }),
     dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', 86_400, { min: 1 }),
     historyMaxLimit: r.int('HISTORY_MAX_LIMIT', 200, { min: 1, max: 10_000 }),
+    whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: r.string('LOG_LEVEL', 'info'),
   });
 }

@@ -36,6 +36,11 @@ export class Dedupe {
   }
 
   async remember(userId: string, clientMsgId: string, result: DedupeResult): Promise<void> {
-    await this.redis.set(this.key(userId, clientMsgId), JSON.stringify(result), 'EX', this.ttlSeconds);
+    await this.redis.set(
+      this.key(userId, clientMsgId),
+      JSON.stringify(result),
+      'EX',
+      this.ttlSeconds,
+    );
   }
 }

@@ -29,5 +29,7 @@ const STATUS: Record<ChatErrorCode, number> = {
 
 /** The one place chat errors become gRPC statuses; anything else stays internal. */
 export function toRpcError(err: unknown): unknown {
-  return err instanceof ChatError ? new RpcError(STATUS[err.code], err.message, { cause: err }) : err;
+  return err instanceof ChatError
+    ? new RpcError(STATUS[err.code], err.message, { cause: err })
+    : err;
 }

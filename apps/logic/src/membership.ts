@@ -16,17 +16,26 @@ export class Membership {
 
   /** True when the user is a member; the span says whether the cache answered. */
   isMember(sessionId: string, userId: string): Promise<boolean> {
-    return withSpan('logic.auth.authorize', { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } }, async (span) => {
-      const cached = await this.redis.get(this.key(sessionId, userId));
-      if (cached !== null) {
-        span.setAttribute('chat.cache.hit', true);
-        return cached === '1';
-      }
-      span.setAttribute('chat.cache.hit', false);
-      const member = await this.store.isMember(sessionId, userId);
-      await this.redis.set(this.key(sessionId, userId), member ? '1' : '0', 'EX', this.ttlSeconds);
-      return member;
-    });
+    return withSpan(
+      'logic.auth.authorize',
+      { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } },
+      async (span) => {
+        const cached = await this.redis.get(this.key(sessionId, userId));
+        if (cached !== null) {
+          span.setAttribute('chat.cache.hit', true);
+          return cached === '1';
+        }
+        span.setAttribute('chat.cache.hit', false);
+        const member = await this.store.isMember(sessionId, userId);
+        await this.redis.set(
+          this.key(sessionId, userId),
+          member ? '1' : '0',
+          'EX',
+          this.ttlSeconds,
+        );
+        return member;
+      },
+    );
   }
 
   async remember(sessionId: string, userId: string, member: boolean): Promise<void> {

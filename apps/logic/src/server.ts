@@ -7,7 +7,9 @@ import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracech
 import type { ChatServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
-import type { Logger } from '@tracechat/telemetry';
+import { startWhitelistSync } from '@tracechat/telemetry';
+import type { Logger, WhitelistSync } from '@tracechat/telemetry';
+import { WhitelistStore } from '@tracechat/presence';
 import type { LogicConfig } from './config';
 import { Dedupe } from './dedupe';
 import { toRpcError } from './errors';
@@ -29,6 +31,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   let nats: NatsConnection | undefined;
   let health: HealthServer | undefined;
+  let whitelistSync: WhitelistSync | undefined;
   const server = new grpc.Server();
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
@@ -48,6 +51,11 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   return {
     async listen() {
       await redis.connect();
+      whitelistSync = startWhitelistSync(
+        new WhitelistStore(redis),
+        config.whitelistSyncIntervalMs,
+        (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
+      );
       nats = await connectNats(config.natsUrl, 'tracechat-logic');
       await ensureStream(await nats.jetstreamManager(), {
         stream: config.natsStream,
@@ -88,6 +96,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
 
     async close() {
       health?.markDraining();
+      whitelistSync?.stop();
       await stopServer(server);
       await nats?.drain().catch(() => undefined);
       await Promise.allSettled([redis.quit(), pool.end()]);

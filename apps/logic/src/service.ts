@@ -111,7 +111,11 @@ export class ChatService {
           originGatewayId: req.originGatewayId,
           originConnectionId: req.originConnectionId,
         });
-        const result = { messageId: message.messageId, seq: message.seq, sentAtMs: message.sentAtMs };
+        const result = {
+          messageId: message.messageId,
+          seq: message.seq,
+          sentAtMs: message.sentAtMs,
+        };
         await dedupe.remember(userId, clientMsgId, result);
         return { ...result, duplicate: saved.duplicate };
       },
@@ -161,7 +165,13 @@ export class ChatService {
         }
         const messages = await withSpan(
           'logic.db.history',
-          { attributes: { 'db.system.name': 'postgresql', 'db.collection.name': 'messages', 'db.operation.name': 'SELECT' } },
+          {
+            attributes: {
+              'db.system.name': 'postgresql',
+              'db.collection.name': 'messages',
+              'db.operation.name': 'SELECT',
+            },
+          },
           async (s) => {
             const rows = await this.deps.store.history(sessionId, req.afterSeq, limit);
             s.setAttribute('db.rows', rows.length);

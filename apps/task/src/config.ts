@@ -18,6 +18,7 @@ export interface TaskConfig {
   readonly pushDeadlineMs: number;
   readonly retryDelayMs: number;
   readonly presenceTtlSeconds: number;
+  readonly whitelistSyncIntervalMs: number;
   readonly logLevel: string;
 }
 
@@ -41,6 +42,7 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     pushDeadlineMs: r.int('PUSH_DEADLINE_MS', 3000, { min: 100 }),
     retryDelayMs: r.int('RETRY_DELAY_MS', 1000, { min: 0 }),
     presenceTtlSeconds: r.int('PRESENCE_TTL_SECONDS', 30, { min: 2 }),
+    whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: r.string('LOG_LEVEL', 'info'),
   });
 }

@@ -1,7 +1,13 @@
 import { AckPolicy, DeliverPolicy, nanos } from '@tracechat/messaging';
 import type { JsMsg, NatsConnection } from '@tracechat/messaging';
 import { EventDecodeError, decodeMessageEvent } from '@tracechat/protos';
-import { SpanKind, extractHeaders, incrementCounter, recordError, withSpan } from '@tracechat/telemetry';
+import {
+  SpanKind,
+  extractHeaders,
+  incrementCounter,
+  recordError,
+  withSpan,
+} from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
 import type { Pusher } from './pusher';
 import type { Router } from './router';
@@ -111,7 +117,10 @@ export class MessageConsumer {
           msg.term();
           return;
         }
-        span.setAttributes({ 'chat.session.id': event.sessionId, 'chat.message.id': event.messageId });
+        span.setAttributes({
+          'chat.session.id': event.sessionId,
+          'chat.message.id': event.messageId,
+        });
         try {
           const routes = await this.router.resolve(event.sessionId);
           const message = {
@@ -141,7 +150,10 @@ export class MessageConsumer {
           incrementCounter('tracechat.task.messages.routed', { outcome: 'acked' });
         } catch (err) {
           if (err instanceof EventDecodeError) throw err;
-          this.log.warn({ err, messageId: event.messageId }, 'push failed; message will be redelivered');
+          this.log.warn(
+            { err, messageId: event.messageId },
+            'push failed; message will be redelivered',
+          );
           msg.nak(this.settings.retryDelayMs);
           incrementCounter('tracechat.task.messages.routed', { outcome: 'retried' });
           throw err;

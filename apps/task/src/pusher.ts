@@ -25,7 +25,11 @@ export class Pusher {
   }
 
   /** One Deliver call to one gateway, in its own span. */
-  push(route: Route, message: ChatMessage, excludeConnectionId: string): Promise<DeliverResponse__Output> {
+  push(
+    route: Route,
+    message: ChatMessage,
+    excludeConnectionId: string,
+  ): Promise<DeliverResponse__Output> {
     return withSpan(
       'task.push.gateway',
       {

@@ -16,28 +16,32 @@ export class Router {
   ) {}
 
   resolve(sessionId: string): Promise<Route[]> {
-    return withSpan('task.route.resolve', { attributes: { 'chat.session.id': sessionId } }, async (span) => {
-      const { rows } = await this.pool.query<{ user_id: string }>(
-        'SELECT user_id FROM members WHERE session_id = $1',
-        [sessionId],
-      );
-      const members = rows.map((r) => r.user_id);
-      const byGateway = await this.presence.gatewaysOf(members);
-      const addresses = await this.presence.gatewayAddresses([...byGateway.keys()]);
-      const routes: Route[] = [];
-      let online = 0;
-      for (const [gatewayId, userIds] of byGateway) {
-        const address = addresses.get(gatewayId);
-        if (!address) continue; // that gateway is gone; its users are offline
-        routes.push({ gatewayId, address, userIds });
-        online += userIds.length;
-      }
-      span.setAttributes({
-        'chat.member.count': members.length,
-        'chat.recipient.count': online,
-        'chat.gateway.count': routes.length,
-      });
-      return routes;
-    });
+    return withSpan(
+      'task.route.resolve',
+      { attributes: { 'chat.session.id': sessionId } },
+      async (span) => {
+        const { rows } = await this.pool.query<{ user_id: string }>(
+          'SELECT user_id FROM members WHERE session_id = $1',
+          [sessionId],
+        );
+        const members = rows.map((r) => r.user_id);
+        const byGateway = await this.presence.gatewaysOf(members);
+        const addresses = await this.presence.gatewayAddresses([...byGateway.keys()]);
+        const routes: Route[] = [];
+        let online = 0;
+        for (const [gatewayId, userIds] of byGateway) {
+          const address = addresses.get(gatewayId);
+          if (!address) continue; // that gateway is gone; its users are offline
+          routes.push({ gatewayId, address, userIds });
+          online += userIds.length;
+        }
+        span.setAttributes({
+          'chat.member.count': members.length,
+          'chat.recipient.count': online,
+          'chat.gateway.count': routes.length,
+        });
+        return routes;
+      },
+    );
   }
 }

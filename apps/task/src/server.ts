@@ -2,10 +2,11 @@ import { Redis } from 'ioredis';
 import { connectNats, ensureStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
-import { Presence } from '@tracechat/presence';
+import { Presence, WhitelistStore } from '@tracechat/presence';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
-import type { Logger } from '@tracechat/telemetry';
+import { startWhitelistSync } from '@tracechat/telemetry';
+import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import type { TaskConfig } from './config';
 import { MessageConsumer } from './consumer';
 import { Pusher } from './pusher';
@@ -25,12 +26,18 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
   let nats: NatsConnection | undefined;
   let consumer: MessageConsumer | undefined;
   let health: HealthServer | undefined;
+  let whitelistSync: WhitelistSync | undefined;
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
   return {
     async listen() {
       await redis.connect();
+      whitelistSync = startWhitelistSync(
+        new WhitelistStore(redis),
+        config.whitelistSyncIntervalMs,
+        (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
+      );
       nats = await connectNats(config.natsUrl, 'tracechat-task');
       await ensureStream(await nats.jetstreamManager(), {
         stream: config.natsStream,
@@ -70,6 +77,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
 
     async close() {
       health?.markDraining();
+      whitelistSync?.stop();
       await consumer?.stop();
       await nats?.drain().catch(() => undefined);
       pusher.close();

@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import type { ProtoGrpcType as ChatProto } from './generated/chat';
 import { descriptor } from './generated/descriptor';
+import type { ProtoGrpcType as JournalProto } from './generated/journal';
+import type { ProtoGrpcType as PlacementProto } from './generated/placement';
 import type { ProtoGrpcType as PushProto } from './generated/push';
 
 /** Load options the generated types were made for: int64 as number, defaults filled in. */
@@ -12,7 +14,7 @@ export const LOADER_OPTIONS = {
   oneofs: true,
 } as const;
 
-type Proto = ChatProto & PushProto;
+type Proto = ChatProto & JournalProto & PlacementProto & PushProto;
 
 let loaded: Proto['tracechat']['v1'] | undefined;
 

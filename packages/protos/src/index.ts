@@ -3,6 +3,11 @@ import * as grpc from '@grpc/grpc-js';
 export { grpc };
 export { LOADER_OPTIONS, tracechatV1 } from './definitions';
 export { RpcError, Status, bindServer, handleUnary, isServiceError, stopServer, unary } from './rpc';
+export type { AppendRequest, AppendRequest__Output } from './generated/tracechat/v1/AppendRequest';
+export type {
+  AppendResponse,
+  AppendResponse__Output,
+} from './generated/tracechat/v1/AppendResponse';
 export type { ChatMessage, ChatMessage__Output } from './generated/tracechat/v1/ChatMessage';
 export type {
   ChatServiceClient,
@@ -10,6 +15,14 @@ export type {
 } from './generated/tracechat/v1/ChatService';
 export type { DeliverRequest, DeliverRequest__Output } from './generated/tracechat/v1/DeliverRequest';
 export type { DeliverResponse, DeliverResponse__Output } from './generated/tracechat/v1/DeliverResponse';
+export type {
+  HeartbeatRequest,
+  HeartbeatRequest__Output,
+} from './generated/tracechat/v1/HeartbeatRequest';
+export type {
+  HeartbeatResponse,
+  HeartbeatResponse__Output,
+} from './generated/tracechat/v1/HeartbeatResponse';
 export type { HistoryRequest, HistoryRequest__Output } from './generated/tracechat/v1/HistoryRequest';
 export type { HistoryResponse, HistoryResponse__Output } from './generated/tracechat/v1/HistoryResponse';
 export type {
@@ -20,6 +33,11 @@ export type {
   JoinSessionResponse,
   JoinSessionResponse__Output,
 } from './generated/tracechat/v1/JoinSessionResponse';
+export type { JournalNode, JournalNode__Output } from './generated/tracechat/v1/JournalNode';
+export type {
+  JournalServiceClient,
+  JournalServiceHandlers,
+} from './generated/tracechat/v1/JournalService';
 export type {
   LeaveSessionRequest,
   LeaveSessionRequest__Output,
@@ -28,7 +46,48 @@ export type {
   LeaveSessionResponse,
   LeaveSessionResponse__Output,
 } from './generated/tracechat/v1/LeaveSessionResponse';
+export type {
+  ListNodesRequest,
+  ListNodesRequest__Output,
+} from './generated/tracechat/v1/ListNodesRequest';
+export type {
+  ListNodesResponse,
+  ListNodesResponse__Output,
+} from './generated/tracechat/v1/ListNodesResponse';
+export type {
+  ListShardsRequest,
+  ListShardsRequest__Output,
+} from './generated/tracechat/v1/ListShardsRequest';
+export type {
+  ListShardsResponse,
+  ListShardsResponse__Output,
+} from './generated/tracechat/v1/ListShardsResponse';
+export type {
+  LookupShardRequest,
+  LookupShardRequest__Output,
+} from './generated/tracechat/v1/LookupShardRequest';
+export type {
+  LookupShardResponse,
+  LookupShardResponse__Output,
+} from './generated/tracechat/v1/LookupShardResponse';
+export type { NewRecord, NewRecord__Output } from './generated/tracechat/v1/NewRecord';
+export { NodeStatus } from './generated/tracechat/v1/NodeStatus';
+export type { NodeStatus__Output } from './generated/tracechat/v1/NodeStatus';
+export type {
+  PlacementServiceClient,
+  PlacementServiceHandlers,
+} from './generated/tracechat/v1/PlacementService';
 export type { PushServiceClient, PushServiceHandlers } from './generated/tracechat/v1/PushService';
+export type { ReadRequest, ReadRequest__Output } from './generated/tracechat/v1/ReadRequest';
+export type { ReadResponse, ReadResponse__Output } from './generated/tracechat/v1/ReadResponse';
+export type {
+  RegisterNodeRequest,
+  RegisterNodeRequest__Output,
+} from './generated/tracechat/v1/RegisterNodeRequest';
+export type {
+  RegisterNodeResponse,
+  RegisterNodeResponse__Output,
+} from './generated/tracechat/v1/RegisterNodeResponse';
 export type {
   SendMessageRequest,
   SendMessageRequest__Output,
@@ -37,5 +96,18 @@ export type {
   SendMessageResponse,
   SendMessageResponse__Output,
 } from './generated/tracechat/v1/SendMessageResponse';
+export type {
+  ShardAssignment,
+  ShardAssignment__Output,
+} from './generated/tracechat/v1/ShardAssignment';
+export type {
+  ShardInfoRequest,
+  ShardInfoRequest__Output,
+} from './generated/tracechat/v1/ShardInfoRequest';
+export type {
+  ShardInfoResponse,
+  ShardInfoResponse__Output,
+} from './generated/tracechat/v1/ShardInfoResponse';
+export type { StoredRecord, StoredRecord__Output } from './generated/tracechat/v1/StoredRecord';
 export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
 export type { MessageEvent } from './events';

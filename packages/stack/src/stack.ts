@@ -20,10 +20,17 @@ export interface StackPorts {
   readonly taskHealth: number;
   readonly jaegerQuery: number;
   readonly jaegerQueryGrpc: number;
+  /** Where services send OTLP: the collector tier, or Jaeger itself when that tier is off. */
   readonly otlpHttp: number;
   readonly otlpGrpc: number;
+  /** Jaeger's own OTLP receiver behind the collector tier. */
+  readonly jaegerOtlpHttp: number;
+  readonly jaegerOtlpGrpc: number;
   readonly jaegerHealth: number;
   readonly jaegerMetrics: number;
+  readonly collectorHealth: number;
+  readonly collectorPrometheus: number;
+  readonly collectorMetrics: number;
 }
 
 /** The ports `pnpm start` uses (DESIGN.md's topology). */
@@ -39,8 +46,13 @@ export const DEFAULT_PORTS: StackPorts = {
   jaegerQueryGrpc: 16685,
   otlpHttp: 4318,
   otlpGrpc: 4317,
+  jaegerOtlpHttp: 14318,
+  jaegerOtlpGrpc: 14317,
   jaegerHealth: 13133,
   jaegerMetrics: 8888,
+  collectorHealth: 13134,
+  collectorPrometheus: 8889,
+  collectorMetrics: 8887,
 };
 
 export interface StackOptions {
@@ -60,15 +72,25 @@ export interface StackOptions {
   readonly serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** How often services export spans; short in tests so traces arrive quickly. */
   readonly spanExportDelayMs?: number;
+  /**
+   * Run the collector tier (tail sampling, span metrics) between the services and Jaeger.
+   * Off: services export straight to Jaeger and every trace is kept (for debugging).
+   */
+  readonly collector?: boolean;
+  /** Collector settings (TAIL_DECISION_WAIT, TAIL_SAMPLING_PERCENT, …). */
+  readonly collectorEnv?: Record<string, string>;
 }
 
-export type ServiceName = 'jaeger' | 'logic' | 'task' | 'gateway-1' | 'gateway-2';
+export type ServiceName = 'jaeger' | 'collector' | 'logic' | 'task' | 'gateway-1' | 'gateway-2';
 
 export interface Stack {
   readonly ports: StackPorts;
   readonly gatewayUrls: readonly [string, string];
   readonly jaegerUrl: string;
   readonly otlpEndpoint: string;
+  /** The collector's Prometheus endpoint (span metrics and service metrics), when it runs. */
+  readonly metricsUrl: string | undefined;
+  readonly adminToken: string;
   readonly databaseUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
@@ -122,7 +144,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
   await ensureDatabase(databaseUrl);
 
+  const collector = options.collector ?? true;
   const otlpEndpoint = `http://127.0.0.1:${ports.otlpHttp}`;
+  const adminToken = 'tracechat-dev-admin-token';
   const common: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: options.redisUrl ?? 'redis://127.0.0.1:6379',
@@ -133,7 +157,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OTEL_BSP_SCHEDULE_DELAY: String(options.spanExportDelayMs ?? 1000),
     ENVIRONMENT: options.environment ?? 'local',
     AUTH_SECRET: 'tracechat-dev-secret',
-    OTEL_METRICS_EXPORTER: 'none',
+    // Jaeger stores traces only: metrics go out when the collector tier is there to take them.
+    OTEL_METRICS_EXPORTER: collector ? 'otlp' : 'none',
+    OTEL_METRIC_EXPORT_INTERVAL: '5000',
     ...options.env,
   };
   const jaegerBin = await jaegerBinary();
@@ -146,13 +172,30 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       env: {
         JAEGER_QUERY_PORT: String(ports.jaegerQuery),
         JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
-        JAEGER_OTLP_HTTP_PORT: String(ports.otlpHttp),
-        JAEGER_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+        JAEGER_OTLP_HTTP_PORT: String(collector ? ports.jaegerOtlpHttp : ports.otlpHttp),
+        JAEGER_OTLP_GRPC_PORT: String(collector ? ports.jaegerOtlpGrpc : ports.otlpGrpc),
         JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
         JAEGER_METRICS_PORT: String(ports.jaegerMetrics),
       },
       logFile: join(logDir, 'jaeger.log'),
       readyUrl: `http://127.0.0.1:${ports.jaegerHealth}/status`,
+    }),
+    collector: new ManagedProcess({
+      name: 'collector',
+      command: jaegerBin,
+      args: ['--config', join(REPO_ROOT, 'deploy', 'collector', 'collector.yaml')],
+      cwd: REPO_ROOT,
+      env: {
+        COLLECTOR_OTLP_HTTP_PORT: String(ports.otlpHttp),
+        COLLECTOR_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+        COLLECTOR_HEALTH_PORT: String(ports.collectorHealth),
+        COLLECTOR_PROMETHEUS_PORT: String(ports.collectorPrometheus),
+        COLLECTOR_METRICS_PORT: String(ports.collectorMetrics),
+        JAEGER_OTLP_ENDPOINT: `127.0.0.1:${ports.jaegerOtlpGrpc}`,
+        ...options.collectorEnv,
+      },
+      logFile: join(logDir, 'collector.log'),
+      readyUrl: `http://127.0.0.1:${ports.collectorHealth}/status`,
     }),
     logic: new ManagedProcess({
       name: 'logic',
@@ -201,6 +244,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         GATEWAY_PORT: String(port),
         PUSH_GRPC_ADDRESS: `127.0.0.1:${push}`,
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
+        ADMIN_TOKEN: adminToken,
         ...options.serviceEnv?.[name],
       },
       logFile: join(logDir, `${name}.log`),
@@ -213,7 +257,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const proc of [...started].reverse()) await proc.stop();
   };
   try {
-    for (const group of [['jaeger'], ['logic'], ['task', 'gateway-1', 'gateway-2']] as ServiceName[][]) {
+    const groups: ServiceName[][] = [
+      collector ? ['jaeger', 'collector'] : ['jaeger'],
+      ['logic'],
+      ['task', 'gateway-1', 'gateway-2'],
+    ];
+    for (const group of groups) {
       await Promise.all(
         group.map(async (name) => {
           await specs[name].start();
@@ -231,17 +280,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     gatewayUrls: [`ws://127.0.0.1:${ports.gateway1}/ws`, `ws://127.0.0.1:${ports.gateway2}/ws`],
     jaegerUrl: `http://127.0.0.1:${ports.jaegerQuery}`,
     otlpEndpoint,
+    metricsUrl: collector ? `http://127.0.0.1:${ports.collectorPrometheus}/metrics` : undefined,
+    adminToken,
     databaseUrl,
     natsStream,
     natsSubjectPrefix,
     gatewayIds,
     logDir,
-    processes: new Map(Object.entries(specs) as [ServiceName, ManagedProcess][]),
+    processes: new Map(
+      (Object.entries(specs) as [ServiceName, ManagedProcess][]).filter(([name]) => collector || name !== 'collector'),
+    ),
     stopService: (name, how = 'term') => (how === 'kill' ? specs[name].kill() : specs[name].stop()),
     startService: (name) => specs[name].start(),
     stop: async () => {
       // services first, so their last spans reach Jaeger, which stops last
-      for (const name of ['gateway-1', 'gateway-2', 'task', 'logic', 'jaeger'] as ServiceName[]) {
+      for (const name of ['gateway-1', 'gateway-2', 'task', 'logic', 'collector', 'jaeger'] as ServiceName[]) {
         await specs[name].stop();
       }
     },

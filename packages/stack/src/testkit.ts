@@ -42,6 +42,8 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
     logDir,
     environment: 'test',
     spanExportDelayMs: 100,
+    // every trace is kept unless a test asks for the sampling tier
+    collector: false,
     ...options,
   });
   return {

@@ -33,3 +33,5 @@ export {
 export type { Attributes, Span, SpanOptions } from './spans';
 export { startTestTracing } from './testing';
 export type { TestTracing } from './testing';
+export { startWhitelistSync } from './whitelist-sync';
+export type { WhitelistSource, WhitelistSync } from './whitelist-sync';

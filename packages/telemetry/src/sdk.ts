@@ -42,7 +42,7 @@ class CountingExporter implements SpanExporter {
         result.code === ExportResultCode.SUCCESS
           ? 'tracechat.telemetry.spans.exported'
           : 'tracechat.telemetry.spans.dropped';
-      incrementCounter(name, undefined, spans.length, 'Spans handed to the OTLP exporter');
+      incrementCounter(name, undefined, spans.length);
       done(result);
     });
   }
@@ -115,6 +115,9 @@ export function startTelemetry(config: TelemetryConfig): void {
   });
   sdk.start();
   holder[KEY] = { sdk, sampler, config };
+  // both span counters exist from the start, so "nothing dropped" reads as 0, not as missing
+  incrementCounter('tracechat.telemetry.spans.exported', undefined, 0, 'Spans exported over OTLP');
+  incrementCounter('tracechat.telemetry.spans.dropped', undefined, 0, 'Spans lost: failed OTLP exports');
 }
 
 /** Flushes and stops telemetry; safe to call when it never started. */

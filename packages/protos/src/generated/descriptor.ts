@@ -166,6 +166,319 @@ export const descriptor = {
                 }
               }
             },
+            "JournalService": {
+              "methods": {
+                "Append": {
+                  "requestType": "AppendRequest",
+                  "responseType": "AppendResponse"
+                },
+                "Read": {
+                  "requestType": "ReadRequest",
+                  "responseType": "ReadResponse"
+                },
+                "ShardInfo": {
+                  "requestType": "ShardInfoRequest",
+                  "responseType": "ShardInfoResponse"
+                }
+              }
+            },
+            "NewRecord": {
+              "fields": {
+                "sessionId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "data": {
+                  "type": "bytes",
+                  "id": 2
+                }
+              }
+            },
+            "AppendRequest": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "records": {
+                  "rule": "repeated",
+                  "type": "NewRecord",
+                  "id": 2
+                }
+              }
+            },
+            "AppendResponse": {
+              "fields": {
+                "offsets": {
+                  "rule": "repeated",
+                  "type": "int64",
+                  "id": 1
+                },
+                "timestampMs": {
+                  "type": "int64",
+                  "id": 2
+                }
+              }
+            },
+            "ReadRequest": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "fromOffset": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "maxRecords": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "maxBytes": {
+                  "type": "uint32",
+                  "id": 4
+                }
+              }
+            },
+            "StoredRecord": {
+              "fields": {
+                "offset": {
+                  "type": "int64",
+                  "id": 1
+                },
+                "timestampMs": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "sessionId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "data": {
+                  "type": "bytes",
+                  "id": 4
+                }
+              }
+            },
+            "ReadResponse": {
+              "fields": {
+                "records": {
+                  "rule": "repeated",
+                  "type": "StoredRecord",
+                  "id": 1
+                },
+                "nextOffset": {
+                  "type": "int64",
+                  "id": 2
+                }
+              }
+            },
+            "ShardInfoRequest": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "ShardInfoResponse": {
+              "fields": {
+                "firstOffset": {
+                  "type": "int64",
+                  "id": 1
+                },
+                "nextOffset": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "segments": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "bytes": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "lastTimestampMs": {
+                  "type": "int64",
+                  "id": 5
+                }
+              }
+            },
+            "PlacementService": {
+              "methods": {
+                "RegisterNode": {
+                  "requestType": "RegisterNodeRequest",
+                  "responseType": "RegisterNodeResponse"
+                },
+                "Heartbeat": {
+                  "requestType": "HeartbeatRequest",
+                  "responseType": "HeartbeatResponse"
+                },
+                "LookupShard": {
+                  "requestType": "LookupShardRequest",
+                  "responseType": "LookupShardResponse"
+                },
+                "ListShards": {
+                  "requestType": "ListShardsRequest",
+                  "responseType": "ListShardsResponse"
+                },
+                "ListNodes": {
+                  "requestType": "ListNodesRequest",
+                  "responseType": "ListNodesResponse"
+                }
+              }
+            },
+            "RegisterNodeRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "address": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "RegisterNodeResponse": {
+              "fields": {
+                "leaseMs": {
+                  "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "HeartbeatRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "HeartbeatResponse": {
+              "fields": {}
+            },
+            "LookupShardRequest": {
+              "fields": {
+                "sessionId": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "LookupShardResponse": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "nodeId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "nodeAddress": {
+                  "type": "string",
+                  "id": 3
+                },
+                "created": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "nodeUp": {
+                  "type": "bool",
+                  "id": 5
+                }
+              }
+            },
+            "ListShardsRequest": {
+              "fields": {}
+            },
+            "ListShardsResponse": {
+              "fields": {
+                "shards": {
+                  "rule": "repeated",
+                  "type": "ShardAssignment",
+                  "id": 1
+                },
+                "shardCount": {
+                  "type": "uint32",
+                  "id": 2
+                }
+              }
+            },
+            "ShardAssignment": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "nodeId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "nodeAddress": {
+                  "type": "string",
+                  "id": 3
+                },
+                "nodeUp": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "createdAtMs": {
+                  "type": "int64",
+                  "id": 5
+                }
+              }
+            },
+            "ListNodesRequest": {
+              "fields": {}
+            },
+            "ListNodesResponse": {
+              "fields": {
+                "nodes": {
+                  "rule": "repeated",
+                  "type": "JournalNode",
+                  "id": 1
+                }
+              }
+            },
+            "NodeStatus": {
+              "values": {
+                "NODE_STATUS_UNSPECIFIED": 0,
+                "NODE_STATUS_UP": 1,
+                "NODE_STATUS_DOWN": 2
+              }
+            },
+            "JournalNode": {
+              "fields": {
+                "nodeId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "address": {
+                  "type": "string",
+                  "id": 2
+                },
+                "status": {
+                  "type": "NodeStatus",
+                  "id": 3
+                },
+                "lastHeartbeatMs": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "registeredAtMs": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "shardCount": {
+                  "type": "uint32",
+                  "id": 6
+                }
+              }
+            },
             "PushService": {
               "methods": {
                 "Deliver": {

@@ -3,19 +3,24 @@ import { DEFAULT_PORTS, portInUse, startStack } from '../index';
 import type { Stack } from '../index';
 
 async function main(): Promise<void> {
+  // --no-collector (or TRACECHAT_COLLECTOR=off): no tail sampling, every trace kept, for debugging
+  const collector = !process.argv.includes('--no-collector') && process.env.TRACECHAT_COLLECTOR !== 'off';
   const busy: string[] = [];
   for (const [name, port] of Object.entries(DEFAULT_PORTS)) {
+    if (!collector && name.startsWith('collector')) continue;
     if (await portInUse(port)) busy.push(`${name} (:${port})`);
   }
   if (busy.length > 0) {
     console.error(`tracechat: ports already in use: ${busy.join(', ')}. Is another stack running?`);
     process.exit(1);
   }
-  console.log('tracechat: starting Jaeger, logic, task and two gateways (building Jaeger the first time)…');
+  console.log(
+    `tracechat: starting Jaeger, ${collector ? 'the collector tier, ' : ''}logic, task and two gateways (building Jaeger the first time)…`,
+  );
   const started = Date.now();
   let stack: Stack;
   try {
-    stack = await startStack();
+    stack = await startStack({ collector });
   } catch (err) {
     console.error(`tracechat: the stack did not start:\n${(err as Error).message}`);
     process.exit(1);
@@ -28,7 +33,9 @@ tracechat is up (${((Date.now() - started) / 1000).toFixed(1)} s)
   gateway-2   ${stack.gatewayUrls[1]}   (health http://127.0.0.1:${p.gateway2}/readyz, push gRPC :${p.push2})
   logic       127.0.0.1:${p.logic} (gRPC)
   Jaeger      ${stack.jaegerUrl}   (API: ${stack.jaegerUrl}/api/traces/<trace id>)
-  OTLP        ${stack.otlpEndpoint}
+  OTLP        ${stack.otlpEndpoint}   (${collector ? 'collector tier: tail sampling keeps errors, slow and debug traces and 10 % of the rest' : 'straight to Jaeger: every trace kept'})
+${collector ? `  metrics     ${stack.metricsUrl}   (span metrics and service metrics, Prometheus format)
+` : ''}  admin       http://127.0.0.1:${p.gateway1}/admin/sampling/whitelist   (Authorization: Bearer ${stack.adminToken})
   logs        ${stack.logDir}
 
   token:  pnpm token alice

@@ -1,0 +1,37 @@
+import { RpcError, Status } from '@tracechat/protos';
+
+/** Why a placement call (or start-up) was refused; each maps to one gRPC status at the edge. */
+export const PlacementErrorCode = {
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  NOT_FOUND: 'NOT_FOUND',
+  /** No live journal node to take a new shard. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** SHARD_COUNT differs from the count the database's shard map was built with. */
+  SHARD_COUNT_MISMATCH: 'SHARD_COUNT_MISMATCH',
+} as const;
+export type PlacementErrorCode = (typeof PlacementErrorCode)[keyof typeof PlacementErrorCode];
+
+export class PlacementError extends Error {
+  override readonly name = 'PlacementError';
+  constructor(
+    readonly code: PlacementErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const STATUS: Record<PlacementErrorCode, number> = {
+  INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
+  NOT_FOUND: Status.NOT_FOUND,
+  UNAVAILABLE: Status.UNAVAILABLE,
+  SHARD_COUNT_MISMATCH: Status.FAILED_PRECONDITION,
+};
+
+/** The one place placement errors become gRPC statuses; anything else stays internal. */
+export function toRpcError(err: unknown): unknown {
+  return err instanceof PlacementError
+    ? new RpcError(STATUS[err.code], err.message, { cause: err })
+    : err;
+}

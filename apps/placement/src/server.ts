@@ -1,0 +1,78 @@
+import { createPool } from '@tracechat/postgres';
+import type { Pool } from '@tracechat/postgres';
+import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import type { PlacementServiceHandlers } from '@tracechat/protos';
+import { startHealthServer } from '@tracechat/runtime';
+import type { HealthServer } from '@tracechat/runtime';
+import type { Logger } from '@tracechat/telemetry';
+import type { PlacementConfig } from './config';
+import { toRpcError } from './errors';
+import { PlacementService } from './service';
+import { PlacementStore } from './store';
+
+export interface Placement {
+  /**
+   * Checks the database's shard count against the config, then serves gRPC; resolves with the
+   * bound ports. Rejects with SHARD_COUNT_MISMATCH when they differ.
+   */
+  listen(): Promise<{ grpcPort: number; healthPort: number }>;
+  /** Stops accepting calls, drains in-flight ones, closes the pool. */
+  close(): Promise<void>;
+}
+
+/** Builds the placement service on a migrated database; nothing connects until `listen`. */
+export function buildPlacement(config: PlacementConfig, log: Logger): Placement {
+  const pool: Pool = createPool(config.databaseUrl, 'tracechat-placement');
+  let health: HealthServer | undefined;
+  const server = new grpc.Server();
+  pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
+
+  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
+    handleUnary<Req, Res>(
+      async (req) => {
+        try {
+          return await fn(req);
+        } catch (err) {
+          throw toRpcError(err);
+        }
+      },
+      (err) => log.error({ err }, 'placement call failed'),
+    );
+
+  return {
+    async listen() {
+      const store = new PlacementStore(pool, config.nodeLeaseMs);
+      await store.claimShardCount(config.shardCount);
+      const placement = new PlacementService({
+        store,
+        shardCount: config.shardCount,
+        nodeLeaseMs: config.nodeLeaseMs,
+      });
+      const handlers: PlacementServiceHandlers = {
+        RegisterNode: wrap((req) => placement.registerNode(req)),
+        Heartbeat: wrap((req) => placement.heartbeat(req)),
+        LookupShard: wrap((req) => placement.lookupShard(req)),
+        ListShards: wrap(() => placement.listShards()),
+        ListNodes: wrap(() => placement.listNodes()),
+      };
+      server.addService(tracechatV1().PlacementService.service, handlers);
+      const grpcPort = await bindServer(server, config.grpcAddress);
+      health = await startHealthServer(
+        { host: config.healthHost, port: config.healthPort },
+        { postgres: () => pool.query('SELECT 1') },
+      );
+      log.info(
+        { grpcPort, healthPort: health.port, shardCount: config.shardCount },
+        'placement listening',
+      );
+      return { grpcPort, healthPort: health.port };
+    },
+
+    async close() {
+      health?.markDraining();
+      await stopServer(server);
+      await pool.end().catch(() => undefined);
+      await health?.close();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { NodeStatus } from '@tracechat/protos';
+import type {
+  HeartbeatRequest__Output,
+  HeartbeatResponse,
+  ListNodesResponse,
+  ListShardsResponse,
+  LookupShardRequest__Output,
+  LookupShardResponse,
+  RegisterNodeRequest__Output,
+  RegisterNodeResponse,
+} from '@tracechat/protos';
+import { withSpan } from '@tracechat/telemetry';
+import type { Attributes, Span } from '@tracechat/telemetry';
+import { PlacementError } from './errors';
+import { shardOf } from './shard-key';
+import type { NodeState, PlacementStore, ShardMapQueries } from './store';
+import { checkAddress, checkNodeId, checkSessionId } from './validate';
+
+export interface PlacementServiceDeps {
+  readonly store: PlacementStore;
+  readonly shardCount: number;
+  readonly nodeLeaseMs: number;
+}
+
+const DB = { 'db.system.name': 'postgresql' } as const;
+
+function lookupResponse(shardId: string, node: NodeState, created: boolean): LookupShardResponse {
+  return { shardId, nodeId: node.nodeId, nodeAddress: node.address, created, nodeUp: node.up };
+}
+
+/** The shard map's use cases, independent of gRPC. */
+export class PlacementService {
+  constructor(private readonly deps: PlacementServiceDeps) {}
+
+  async registerNode(req: RegisterNodeRequest__Output): Promise<RegisterNodeResponse> {
+    const nodeId = checkNodeId(req.nodeId);
+    const address = checkAddress(req.address);
+    await this.deps.store.registerNode(nodeId, address);
+    return { leaseMs: this.deps.nodeLeaseMs };
+  }
+
+  async heartbeat(req: HeartbeatRequest__Output): Promise<HeartbeatResponse> {
+    const nodeId = checkNodeId(req.nodeId);
+    if (!(await this.deps.store.heartbeat(nodeId))) {
+      throw new PlacementError('NOT_FOUND', `node ${nodeId} is not registered`);
+    }
+    return {};
+  }
+
+  /**
+   * The session's shard and its node, creating the shard on first use. A shard whose node is
+   * down is still returned (with nodeUp false); UNAVAILABLE only when a new shard has no live
+   * node to go to.
+   */
+  async lookupShard(req: LookupShardRequest__Output): Promise<LookupShardResponse> {
+    const sessionId = checkSessionId(req.sessionId);
+    const shard = shardOf(sessionId, this.deps.shardCount);
+    const shardId = String(shard);
+    const attributes = { 'chat.session.id': sessionId, 'chat.shard.id': shardId };
+    const { store } = this.deps;
+
+    const existing = await withSpan(
+      'placement.metadata.query',
+      {
+        attributes: {
+          ...attributes,
+          ...DB,
+          'db.collection.name': 'placement_shards',
+          'db.operation.name': 'SELECT',
+        },
+      },
+      async (span) => {
+        const row = await store.shard(shard);
+        span.setAttribute('db.rows', row ? 1 : 0);
+        if (row) span.setAttribute('chat.journal.node.id', row.nodeId);
+        return row;
+      },
+    );
+    if (existing) {
+      const node = await this.route(attributes, (span) =>
+        this.resolveNode(store, existing.nodeId, shardId, span),
+      );
+      return lookupResponse(shardId, node, false);
+    }
+
+    return store.createExclusively(async (tx) => {
+      const { node, fresh } = await this.route(attributes, async (span) => {
+        // Another caller may have created it while this one waited for the lock.
+        const raced = await tx.shard(shard);
+        if (raced) {
+          return { node: await this.resolveNode(tx, raced.nodeId, shardId, span), fresh: false };
+        }
+        const chosen = await tx.leastLoadedLiveNode();
+        if (!chosen) {
+          throw new PlacementError('UNAVAILABLE', `no journal node is up to take shard ${shardId}`);
+        }
+        span.setAttributes({ 'chat.journal.node.id': chosen.nodeId, 'chat.journal.node.up': true });
+        return { node: chosen, fresh: true };
+      });
+      if (!fresh) return lookupResponse(shardId, node, false);
+      await withSpan(
+        'placement.shard.create',
+        {
+          attributes: {
+            ...attributes,
+            ...DB,
+            'chat.journal.node.id': node.nodeId,
+            'db.collection.name': 'placement_shards',
+            'db.operation.name': 'INSERT',
+          },
+        },
+        () => tx.insertShard(shard, node.nodeId),
+      );
+      return lookupResponse(shardId, node, true);
+    });
+  }
+
+  async listShards(): Promise<ListShardsResponse> {
+    const shards = await this.deps.store.shards();
+    return {
+      shardCount: this.deps.shardCount,
+      shards: shards.map((s) => ({
+        shardId: String(s.shard),
+        nodeId: s.nodeId,
+        nodeAddress: s.address,
+        nodeUp: s.up,
+        createdAtMs: s.createdAtMs,
+      })),
+    };
+  }
+
+  async listNodes(): Promise<ListNodesResponse> {
+    const nodes = await this.deps.store.nodes();
+    return {
+      nodes: nodes.map((n) => ({
+        nodeId: n.nodeId,
+        address: n.address,
+        status: n.up ? NodeStatus.NODE_STATUS_UP : NodeStatus.NODE_STATUS_DOWN,
+        lastHeartbeatMs: n.lastHeartbeatMs,
+        registeredAtMs: n.registeredAtMs,
+        shardCount: n.shardCount,
+      })),
+    };
+  }
+
+  private route<T>(attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+    return withSpan(
+      'placement.cluster.route',
+      { attributes: { ...attributes, ...DB, 'db.collection.name': 'placement_nodes' } },
+      fn,
+    );
+  }
+
+  private async resolveNode(
+    queries: ShardMapQueries,
+    nodeId: string,
+    shardId: string,
+    span: Span,
+  ): Promise<NodeState> {
+    const node = await queries.node(nodeId);
+    // placement_shards.node_id references placement_nodes, and nodes are never deleted.
+    if (!node) throw new Error(`shard ${shardId} is assigned to unknown node ${nodeId}`);
+    span.setAttributes({ 'chat.journal.node.id': node.nodeId, 'chat.journal.node.up': node.up });
+    return node;
+  }
+}

@@ -1,0 +1,105 @@
+import { Client } from 'pg';
+import { setup } from '@tracechat/stack';
+import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await setup();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+const isMessage = (id: unknown) => (f: Frame) => f.type === 'message' && f.message_id === id;
+
+async function joinAll(session: string, ...clients: ChatClient[]): Promise<void> {
+  for (const c of clients) {
+    expect(await c.request({ type: 'join', session })).toMatchObject({ type: 'joined', session });
+  }
+}
+
+describe('delivery', () => {
+  it('reaches every online member on both gateways, including the sender’s other connections', async () => {
+    const room = stack.session('fanout');
+    const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => stack.user(n)) as [string, string, string];
+    const alice1 = await stack.connect(alice, 1);
+    const alice2 = await stack.connect(alice, 2);
+    const bob2 = await stack.connect(bob, 2);
+    const carol1 = await stack.connect(carol, 1);
+    await joinAll(room, alice1, bob2, carol1);
+
+    const ack = await alice1.request({ type: 'send', session: room, text: 'to everyone' });
+    expect(ack.type).toBe('ack');
+    for (const c of [alice2, bob2, carol1]) {
+      expect(await c.waitFor(isMessage(ack.message_id))).toMatchObject({ from: alice, text: 'to everyone', seq: ack.seq });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alice1.received.filter(isMessage(ack.message_id))).toEqual([]);
+  });
+
+  it('gives a repeated send with the same id the same message, delivered once', async () => {
+    const room = stack.session('dedupe');
+    const sender = await stack.connect(stack.user('sender'), 1);
+    const reader = await stack.connect(stack.user('reader'), 2);
+    await joinAll(room, sender, reader);
+    const first = await sender.request({ id: 'same-id', type: 'send', session: room, text: 'once' });
+    const second = await sender.request({ id: 'same-id', type: 'send', session: room, text: 'once' });
+    expect(first.type).toBe('ack');
+    expect(second).toMatchObject({ type: 'ack', message_id: first.message_id, seq: first.seq });
+    await reader.waitFor(isMessage(first.message_id));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(reader.received.filter(isMessage(first.message_id))).toEqual([]);
+
+    const db = new Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM messages WHERE client_msg_id = $1', ['same-id']);
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('delivers a message sent while task was down once task is back', async () => {
+    const room = stack.session('outage');
+    const sender = await stack.connect(stack.user('early'), 1);
+    const reader = await stack.connect(stack.user('late'), 2);
+    await joinAll(room, sender, reader);
+    await stack.stopService('task', 'kill');
+    const ack = await sender.request({ type: 'send', session: room, text: 'while task is down' });
+    expect(ack.type).toBe('ack');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(reader.received.filter(isMessage(ack.message_id))).toEqual([]);
+    await stack.startService('task');
+    expect(await reader.waitFor(isMessage(ack.message_id), 15_000)).toMatchObject({ text: 'while task is down' });
+  });
+
+  it('serves history in seq order after a given seq, paged, and leave ends membership', async () => {
+    const room = stack.session('history');
+    const writer = await stack.connect(stack.user('writer'), 1);
+    await joinAll(room, writer);
+    const seqs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const ack = await writer.request({ type: 'send', session: room, text: `m${i}` });
+      seqs.push(Number(ack.seq));
+    }
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    const page1 = await writer.request({ type: 'history', session: room, after_seq: 0, limit: 3 });
+    expect((page1.messages as Frame[]).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
+    const last = (page1.messages as Frame[])[2]!.seq;
+    const page2 = await writer.request({ type: 'history', session: room, after_seq: last, limit: 3 });
+    expect((page2.messages as Frame[]).map((m) => m.text)).toEqual(['m3', 'm4']);
+    expect(page2.messages).toEqual([
+      expect.objectContaining({ message_id: expect.any(String), seq: seqs[3], from: stack.user('writer'), sent_at: expect.any(String) }),
+      expect.objectContaining({ seq: seqs[4] }),
+    ]);
+    const joined = await writer.request({ type: 'join', session: room });
+    expect(joined.last_seq).toBe(seqs[4]);
+
+    expect(await writer.request({ type: 'leave', session: room })).toMatchObject({ type: 'left', session: room });
+    expect(await writer.request({ type: 'send', session: room, text: 'after leaving' })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await writer.request({ type: 'leave', session: room })).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
