@@ -30,8 +30,7 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, seed = 
   let crc = ~seed;
   let i = start;
   for (const last = end - 8; i <= last; i += 8) {
-    const lo =
-      crc ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    const lo = crc ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
     const hi = bytes[i + 4] | (bytes[i + 5] << 8) | (bytes[i + 6] << 16) | (bytes[i + 7] << 24);
     crc =
       t[1792 + (lo & 0xff)] ^

@@ -102,3 +102,10 @@ export class JournalIoError extends JournalError {
     super(JournalErrorCode.IO_ERROR, message, options);
   }
 }
+
+/** `err` itself when it is a JournalError, otherwise a JournalIoError saying what was being done. */
+export function asJournalError(err: unknown, doing: string): JournalError {
+  if (err instanceof JournalError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new JournalIoError(`${doing}: ${reason}`, { cause: err });
+}

@@ -10,10 +10,10 @@ export {
   StoreClosedError,
   StoreLockedError,
 } from './errors';
-export { SHARDS_DIR, isValidShardId, segmentStem } from './layout';
+export { isValidShardId } from './layout';
 export { DEFAULT_OPTIONS, resolveOptions } from './options';
 export type { JournalStoreOptions, ResolvedOptions } from './options';
-export { MAX_SESSION_ID_BYTES, RECORD_HEADER_BYTES } from './record';
+export { MAX_SESSION_ID_BYTES } from './record';
 export type { AppendRecord, JournalRecord } from './record';
 export type { DamageReport, ShardRecovery } from './recovery';
 export type { AppendResult, JournalStats, ShardInfo } from './shard';

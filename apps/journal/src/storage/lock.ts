@@ -7,12 +7,20 @@ export const LOCK_FILE = 'LOCK';
 /** Data directories held by stores of this process, by real path. */
 const heldHere = new Set<string>();
 
-function isAlive(pid: number): boolean {
+/** Whether a process exists and is not a zombie (a killed process its parent has not reaped). */
+async function isAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
@@ -38,7 +46,7 @@ export async function lockDirectory(dataDir: string): Promise<DirectoryLock> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    if (holder !== undefined && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    if (holder !== undefined && holder > 0 && holder !== process.pid && (await isAlive(holder))) {
       throw new StoreLockedError(dataDir, holder);
     }
     const file = await open(path, 'w');

@@ -71,7 +71,8 @@ export function resolveOptions(options: JournalStoreOptions = {}): ResolvedOptio
     }
   }
   if (options.fsyncPerAppend !== undefined) {
-    if (typeof options.fsyncPerAppend !== 'boolean') problems.push('fsyncPerAppend must be a boolean');
+    if (typeof options.fsyncPerAppend !== 'boolean')
+      problems.push('fsyncPerAppend must be a boolean');
     else resolved.fsyncPerAppend = options.fsyncPerAppend;
   }
   if (problems.length > 0) {

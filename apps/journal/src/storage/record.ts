@@ -116,7 +116,8 @@ export function checkRecord(buf: Buffer, at: number, available: number): RecordC
   }
   const offset = readU64(buf, at + 8);
   const timestamp = readU64(buf, at + 16);
-  if (offset < 0 || timestamp < 0) return { status: 'invalid', reason: 'offset or timestamp out of range' };
+  if (offset < 0 || timestamp < 0)
+    return { status: 'invalid', reason: 'offset or timestamp out of range' };
   if (buf.readUInt16BE(at + RECORD_HEADER_BYTES) > size - MIN_RECORD_BYTES) {
     return { status: 'invalid', reason: 'session id longer than the record' };
   }

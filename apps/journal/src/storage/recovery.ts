@@ -38,6 +38,8 @@ export interface RecoveredShard {
   report: ShardRecovery;
 }
 
+const MAX_INDEX_PROBES = 8;
+
 /** Creates the files of a new, empty active segment and makes them durable. */
 export async function createSegment(dir: string, baseOffset: number): Promise<Segment> {
   const segment = new Segment(dir, baseOffset, 0);
@@ -155,16 +157,18 @@ async function recoverSegment(
       ? OffsetIndex.decode(stored, logSize)
       : { index: new OffsetIndex(), complete: false };
     const reader = new ChunkReader(log, logSize);
+    // Start from the last entry that matches the log. Entries past the durable data (the index
+    // is written before the log's fsync) are dropped; an index that keeps failing is rebuilt.
     let start: IndexEntry = { relativeOffset: 0, position: 0 };
-    const last = index.last();
-    if (last) {
+    for (let tries = 0, last = index.last(); last; tries++, last = index.last()) {
       const check = await checkAt(reader, last.position);
       if (check.status === 'ok' && check.offset === segment.baseOffset + last.relativeOffset) {
         start = last;
-      } else {
-        index = new OffsetIndex();
-        complete = false;
+        break;
       }
+      complete = false;
+      if (tries === MAX_INDEX_PROBES) index = new OffsetIndex();
+      else index.truncate(index.length - 1);
     }
     const scan = await scanSegment(reader, segment.baseOffset, start, indexIntervalBytes);
     for (const entry of scan.entries) index.add(entry.relativeOffset, entry.position);

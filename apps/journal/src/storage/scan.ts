@@ -1,12 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { IndexEntry } from './offset-index';
-import {
-  LENGTH_FIELDS_BYTES,
-  MAX_LENGTH,
-  MIN_RECORD_BYTES,
-  checkRecord,
-  readU64,
-} from './record';
+import { LENGTH_FIELDS_BYTES, MAX_LENGTH, MIN_RECORD_BYTES, checkRecord, readU64 } from './record';
 import type { RecordCheck } from './record';
 
 const EMPTY = Buffer.alloc(0);
@@ -69,7 +63,8 @@ export async function checkAt(reader: ChunkReader, pos: number): Promise<RecordC
   }
   let check = checkRecord(reader.buffer, reader.at(pos), reader.end - pos);
   if (check.status === 'short') {
-    if (!(await reader.load(pos, check.need))) return { status: 'invalid', reason: 'truncated record' };
+    if (!(await reader.load(pos, check.need)))
+      return { status: 'invalid', reason: 'truncated record' };
     check = checkRecord(reader.buffer, reader.at(pos), reader.end - pos);
   }
   return check.status === 'short' ? { status: 'invalid', reason: 'truncated record' } : check;
@@ -93,7 +88,8 @@ export async function findNextValid(
 ): Promise<Resync | undefined> {
   let pos = damagedAt + 1;
   while (pos + MIN_RECORD_BYTES <= reader.limit) {
-    if (!(await reader.load(pos, Math.min(reader.limit - pos, DEFAULT_CHUNK_BYTES)))) return undefined;
+    if (!(await reader.load(pos, Math.min(reader.limit - pos, DEFAULT_CHUNK_BYTES))))
+      return undefined;
     const buf = reader.buffer;
     const stop = reader.end - 16;
     let candidate = -1;
@@ -103,13 +99,15 @@ export async function findNextValid(
       if (length < MIN_RECORD_BYTES - LENGTH_FIELDS_BYTES || length > MAX_LENGTH) continue;
       if (pos + LENGTH_FIELDS_BYTES + length > reader.limit) continue;
       const offset = readU64(buf, i + 8);
-      if (offset < expected || offset > expected + 1 + (pos - damagedAt) / MIN_RECORD_BYTES) continue;
+      if (offset < expected || offset > expected + 1 + (pos - damagedAt) / MIN_RECORD_BYTES)
+        continue;
       candidate = offset;
       break;
     }
     if (candidate < 0) continue;
     const check = await checkAt(reader, pos);
-    if (check.status === 'ok' && check.offset === candidate) return { position: pos, offset: candidate };
+    if (check.status === 'ok' && check.offset === candidate)
+      return { position: pos, offset: candidate };
     pos++;
   }
   return undefined;
@@ -179,7 +177,11 @@ export async function scanSegment(
       continue;
     }
     const reason =
-      check.status === 'ok' ? `offset ${check.offset} where ${expected} was expected` : check.status === 'invalid' ? check.reason : 'truncated record';
+      check.status === 'ok'
+        ? `offset ${check.offset} where ${expected} was expected`
+        : check.status === 'invalid'
+          ? check.reason
+          : 'truncated record';
     const resync = await findNextValid(reader, pos, expected);
     if (!resync) {
       result.tail = reason;

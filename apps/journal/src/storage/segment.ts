@@ -35,12 +35,12 @@ export class Segment {
   /** In memory while the segment is active or recently read. */
   index: OffsetIndex | undefined;
 
-  /** Active segment only: the open index file and how many entries it holds. */
-  indexFile: FileHandle | undefined;
-  indexEntriesOnDisk = 0;
   /** Active segment only: record bytes written since the last index entry. */
   bytesSinceIndexEntry = 0;
 
+  /** Active segment only: the open index file and how many entries it holds. */
+  private indexFile: FileHandle | undefined;
+  private indexEntriesOnDisk = 0;
   private log: FileHandle | undefined;
   private opening: Promise<FileHandle> | undefined;
   private loadingIndex: Promise<OffsetIndex> | undefined;
@@ -66,7 +66,12 @@ export class Segment {
   }
 
   /** Makes this the segment the writer appends to. */
-  activate(log: FileHandle, indexFile: FileHandle, index: OffsetIndex, bytesSinceIndexEntry: number): void {
+  activate(
+    log: FileHandle,
+    indexFile: FileHandle,
+    index: OffsetIndex,
+    bytesSinceIndexEntry: number,
+  ): void {
     this.log = log;
     this.opening = undefined;
     this.indexFile = indexFile;
@@ -81,16 +86,25 @@ export class Segment {
     return this.log;
   }
 
+  /**
+   * Adds index entries (pairs of relative offset, position) for records just written and writes
+   * them to the index file, without fsync: a lost tail of the index is rebuilt by recovery.
+   */
+  async addIndexEntries(pairs: readonly number[]): Promise<void> {
+    const index = this.index;
+    if (!index) throw new Error(`segment ${this.stem} has no index loaded`);
+    for (let i = 0; i < pairs.length; i += 2) index.add(pairs[i], pairs[i + 1]);
+    await this.writeIndexTail();
+  }
+
   /** Writes index entries not yet in the index file, without fsync. */
-  async writeIndexTail(): Promise<number> {
+  private async writeIndexTail(): Promise<void> {
     const index = this.index;
     const file = this.indexFile;
-    if (!index || !file || this.indexEntriesOnDisk === index.length) return 0;
+    if (!index || !file || this.indexEntriesOnDisk === index.length) return;
     const from = this.indexEntriesOnDisk;
-    const bytes = index.encode(from, index.length);
-    await writeAll(file, bytes, from * INDEX_ENTRY_BYTES);
+    await writeAll(file, index.encode(from, index.length), from * INDEX_ENTRY_BYTES);
     this.indexEntriesOnDisk = index.length;
-    return index.length - from;
   }
 
   /** Ends the active role: the index file is completed, fsynced and closed; the log stays open for reads. */
@@ -122,11 +136,13 @@ export class Segment {
         if (check.status === 'ok' && check.offset === expected) {
           if (expected >= cursor.next) {
             const record = decodeRecord(reader.buffer, reader.at(pos), check.size);
-            if (cursor.out.length > 0 && cursor.bytes + record.data.length > cursor.maxBytes) return false;
+            if (cursor.out.length > 0 && cursor.bytes + record.data.length > cursor.maxBytes)
+              return false;
             cursor.out.push(record);
             cursor.bytes += record.data.length;
             cursor.next = expected + 1;
-            if (cursor.out.length >= cursor.maxRecords || cursor.bytes >= cursor.maxBytes) return false;
+            if (cursor.out.length >= cursor.maxRecords || cursor.bytes >= cursor.maxBytes)
+              return false;
           }
           pos += check.size;
           expected++;
@@ -152,16 +168,18 @@ export class Segment {
     }
   }
 
-  /** Closes the file and drops the index of a sealed segment nobody is reading; false otherwise. */
-  async evict(): Promise<boolean> {
-    if (this.isActive || this.readers > 0 || !this.log) return false;
+  /**
+   * Closes the file and drops the index of a sealed segment nobody is reading; undefined (and
+   * nothing done) when the segment is active, being read or not open.
+   */
+  evict(): Promise<void> | undefined {
+    if (this.isActive || this.readers > 0 || !this.log) return undefined;
     const log = this.log;
     this.log = undefined;
     this.opening = undefined;
     this.index = undefined;
     this.loadingIndex = undefined;
-    await log.close();
-    return true;
+    return log.close();
   }
 
   get isOpen(): boolean {
@@ -194,13 +212,15 @@ export class Segment {
 
   /** A sealed segment's index; a missing or damaged file yields the valid prefix (reads stay correct, only slower). */
   private loadIndex(): Promise<OffsetIndex> {
-    this.loadingIndex ??= readFile(this.indexPath).then(
-      (bytes) => OffsetIndex.decode(bytes, this.size).index,
-      () => new OffsetIndex(),
-    ).then((index) => {
-      this.index = index;
-      return index;
-    });
+    this.loadingIndex ??= readFile(this.indexPath)
+      .then(
+        (bytes) => OffsetIndex.decode(bytes, this.size).index,
+        () => new OffsetIndex(),
+      )
+      .then((index) => {
+        this.index = index;
+        return index;
+      });
     return this.loadingIndex;
   }
 }

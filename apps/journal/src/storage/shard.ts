@@ -1,6 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Context } from '@opentelemetry/api';
-import { CorruptRecordError, JournalError, JournalIoError, OffsetOutOfRangeError, StoreClosedError } from './errors';
+import {
+  CorruptRecordError,
+  JournalIoError,
+  OffsetOutOfRangeError,
+  StoreClosedError,
+  asJournalError,
+} from './errors';
 import type { ResolvedOptions } from './options';
 import { stampRecord } from './record';
 import type { JournalRecord } from './record';
@@ -94,7 +100,7 @@ export class Shard {
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private failure: JournalError | undefined;
+  private failure: JournalIoError | undefined;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
   private activeReads = 0;
@@ -151,7 +157,14 @@ export class Shard {
     if (this.closing) return Promise.reject(new StoreClosedError());
     if (this.failure) return Promise.reject(this.refusal());
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ encoded, records, context, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({
+        encoded,
+        records,
+        context,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+      });
       this.queuedBytes += encoded.length;
       this.schedule();
     });
@@ -170,7 +183,15 @@ export class Shard {
     if (from === end) return [];
     this.activeReads++;
     try {
-      const cursor: ReadCursor = { shardId: this.id, next: from, end, maxRecords, maxBytes, out: [], bytes: 0 };
+      const cursor: ReadCursor = {
+        shardId: this.id,
+        next: from,
+        end,
+        maxRecords,
+        maxBytes,
+        out: [],
+        bytes: 0,
+      };
       const chunkBytes = Math.min(Math.max(2 * this.options.indexIntervalBytes, 4096), 1 << 20);
       let i = this.segmentFor(from);
       while (i < this.segments.length && cursor.next < cursor.end) {
@@ -186,12 +207,20 @@ export class Shard {
         const nextBase = i < this.segments.length ? this.segments[i].baseOffset : cursor.end;
         if (cursor.next < Math.min(nextBase, cursor.end)) {
           if (cursor.out.length > 0) break;
-          throw new CorruptRecordError(this.id, segment.logName, cursor.next, segment.size, 'segment ends before this offset');
+          throw new CorruptRecordError(
+            this.id,
+            segment.logName,
+            cursor.next,
+            segment.size,
+            'segment ends before this offset',
+          );
         }
       }
       this.stats.reads++;
       this.stats.recordsRead += cursor.out.length;
       return cursor.out;
+    } catch (err) {
+      throw asJournalError(err, `shard "${this.id}": read from offset ${from} failed`);
     } finally {
       this.activeReads--;
       if (this.activeReads === 0) this.notify(this.readWaiters);
@@ -213,7 +242,8 @@ export class Shard {
     ]);
     await Promise.allSettled(this.segments.map((s) => s.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw new JournalIoError(`shard "${this.id}": closing failed`, { cause: failed.reason });
+    if (failed)
+      throw new JournalIoError(`shard "${this.id}": closing failed`, { cause: failed.reason });
   }
 
   private segmentFor(offset: number): number {
@@ -232,7 +262,10 @@ export class Shard {
     const at = this.openSealed.indexOf(segment);
     if (at >= 0) this.openSealed.splice(at, 1);
     if (segment.isOpen) this.openSealed.push(segment);
-    for (let i = 0; this.openSealed.length > this.options.maxOpenSegments && i < this.openSealed.length; ) {
+    for (
+      let i = 0;
+      this.openSealed.length > this.options.maxOpenSegments && i < this.openSealed.length;
+    ) {
       const candidate = this.openSealed[i];
       const eviction = candidate.evict();
       if (eviction) {
@@ -329,7 +362,6 @@ export class Shard {
       if (batch.roll) await this.roll();
       const segment = this.active;
       const file = segment.writeHandle;
-      const index = segment.index!;
       const start = segment.size;
       const timestamp = Math.max(Date.now(), this.lastTimestamp);
       const interval = this.options.indexIntervalBytes;
@@ -340,7 +372,7 @@ export class Shard {
       const results: AppendResult[] = [];
       for (const pending of batch.appends) {
         const firstOffset = offset;
-        for (let at = 0; at < pending.encoded.length; ) {
+        for (let at = 0; at < pending.encoded.length;) {
           if (since >= interval) {
             entries.push(offset - segment.baseOffset, position);
             since = 0;
@@ -353,15 +385,19 @@ export class Shard {
         }
         results.push({ shardId: this.id, firstOffset, lastOffset: offset - 1, timestamp });
       }
-      await writeBuffers(file, batch.appends.map((p) => p.encoded), start, batch.bytes);
+      await writeBuffers(
+        file,
+        batch.appends.map((p) => p.encoded),
+        start,
+        batch.bytes,
+      );
       stage.end = now();
       stage.attributes = { [ATTR_SEGMENT_BASE]: segment.baseOffset };
       stages.push(stage);
 
       stage = { name: SPAN_INDEX_UPDATE, start: stage.end, end: 0 };
-      for (let i = 0; i < entries.length; i += 2) index.add(entries[i], entries[i + 1]);
       segment.bytesSinceIndexEntry = since;
-      await segment.writeIndexTail();
+      await segment.addIndexEntries(entries);
       stage.end = now();
       stage.attributes = { [ATTR_INDEX_ENTRIES]: entries.length / 2 };
       stages.push(stage);
@@ -381,7 +417,10 @@ export class Shard {
       this.stats.bytes += batch.bytes;
       const shared = this.batchAttributes(batch);
       batch.appends.forEach((pending, i) => {
-        emitBatchSpans(pending.context, stages, { ...shared, [ATTR_APPEND_RECORDS]: pending.records });
+        emitBatchSpans(pending.context, stages, {
+          ...shared,
+          [ATTR_APPEND_RECORDS]: pending.records,
+        });
         pending.resolve(results[i]);
       });
     } catch (err) {
@@ -392,10 +431,15 @@ export class Shard {
       const shared = this.batchAttributes(batch);
       for (const pending of batch.appends) {
         const error = new JournalIoError(message, { cause: err });
-        emitBatchSpans(pending.context, stages, { ...shared, [ATTR_APPEND_RECORDS]: pending.records }, {
-          stage: stage.name,
-          error,
-        });
+        emitBatchSpans(
+          pending.context,
+          stages,
+          { ...shared, [ATTR_APPEND_RECORDS]: pending.records },
+          {
+            stage: stage.name,
+            error,
+          },
+        );
         pending.reject(error);
       }
     }

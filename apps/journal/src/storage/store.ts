@@ -6,6 +6,7 @@ import {
   OffsetOutOfRangeError,
   ShardNotFoundError,
   StoreClosedError,
+  asJournalError,
 } from './errors';
 import { SHARDS_DIR, assertShardId, fsyncDirectory, isValidShardId } from './layout';
 import { lockDirectory } from './lock';
@@ -43,6 +44,8 @@ export class JournalStore {
   private readonly creating = new Map<string, Promise<Shard>>();
   private readonly recoveries: ShardRecovery[] = [];
   private closing: Promise<void> | undefined;
+  private handoffs = 0;
+  private readonly handoffWaiters: Array<() => void> = [];
 
   private constructor(
     readonly dataDir: string,
@@ -52,14 +55,19 @@ export class JournalStore {
 
   /**
    * Opens (creating if needed) a data directory, taking its lock and recovering every shard in it.
-   * Throws InvalidArgumentError for bad options and StoreLockedError when another live process
-   * holds the directory.
+   * Throws InvalidArgumentError for bad options, StoreLockedError when another live process
+   * holds the directory, and JournalIoError when the directory or a shard cannot be read.
    */
   static async open(dataDir: string, options: JournalStoreOptions = {}): Promise<JournalStore> {
     const resolved = resolveOptions(options);
     const shardsDir = join(dataDir, SHARDS_DIR);
-    await mkdir(shardsDir, { recursive: true });
-    const lock = await lockDirectory(dataDir);
+    let lock: DirectoryLock;
+    try {
+      if (await mkdir(shardsDir, { recursive: true })) await fsyncDirectory(dataDir);
+      lock = await lockDirectory(dataDir);
+    } catch (err) {
+      throw asJournalError(err, `cannot open journal directory ${dataDir}`);
+    }
     const store = new JournalStore(dataDir, resolved, lock);
     try {
       const ids = (await readdir(shardsDir, { withFileTypes: true }))
@@ -67,11 +75,15 @@ export class JournalStore {
         .map((entry) => entry.name)
         .sort();
       for (let i = 0; i < ids.length; i += OPEN_CONCURRENCY) {
-        await Promise.all(ids.slice(i, i + OPEN_CONCURRENCY).map((id) => store.openShard(id)));
+        const opened = await Promise.allSettled(
+          ids.slice(i, i + OPEN_CONCURRENCY).map((id) => store.openShard(id)),
+        );
+        const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
     } catch (err) {
       await store.close().catch(() => undefined);
-      throw err;
+      throw asJournalError(err, `cannot open journal directory ${dataDir}`);
     }
     return store;
   }
@@ -92,8 +104,17 @@ export class JournalStore {
     this.assertOpen();
     assertShardId(shardId);
     const encoded = this.encode(records);
-    const shard = await this.shardFor(shardId, true);
-    return shard.append(encoded, records.length, parent);
+    const shard = this.shards.get(shardId);
+    if (shard) return shard.append(encoded, records.length, parent);
+    // Accepted while its shard is being created: close() waits until it is queued.
+    this.handoffs++;
+    let appended: Promise<AppendResult>;
+    try {
+      appended = (await this.shardFor(shardId)).append(encoded, records.length, parent);
+    } finally {
+      if (--this.handoffs === 0) for (const wake of this.handoffWaiters.splice(0)) wake();
+    }
+    return appended;
   }
 
   /**
@@ -103,16 +124,24 @@ export class JournalStore {
    * offset, bad limits) and CorruptRecordError when the record at the wanted offset is damaged;
    * a read that reaches damage after returning some records stops there, and the next read fails.
    */
-  async read(shardId: string, fromOffset: number, options: ReadOptions = {}): Promise<JournalRecord[]> {
+  async read(
+    shardId: string,
+    fromOffset: number,
+    options: ReadOptions = {},
+  ): Promise<JournalRecord[]> {
     this.assertOpen();
     assertShardId(shardId);
     const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) {
-      throw new InvalidArgumentError(`maxRecords must be a positive integer, got ${String(maxRecords)}`);
+      throw new InvalidArgumentError(
+        `maxRecords must be a positive integer, got ${String(maxRecords)}`,
+      );
     }
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-      throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${String(maxBytes)}`);
+      throw new InvalidArgumentError(
+        `maxBytes must be a positive integer, got ${String(maxBytes)}`,
+      );
     }
     if (typeof fromOffset !== 'number' || !Number.isInteger(fromOffset)) {
       throw new InvalidArgumentError(`offset must be an integer, got ${String(fromOffset)}`);
@@ -134,7 +163,7 @@ export class JournalStore {
   async createShard(shardId: string): Promise<ShardInfo> {
     this.assertOpen();
     assertShardId(shardId);
-    return (await this.shardFor(shardId, true)).info();
+    return (await this.shardFor(shardId)).info();
   }
 
   hasShard(shardId: string): boolean {
@@ -164,7 +193,8 @@ export class JournalStore {
     }
     const total = emptyStats();
     for (const shard of this.shards.values()) {
-      for (const key of Object.keys(total) as Array<keyof JournalStats>) total[key] += shard.stats[key];
+      for (const key of Object.keys(total) as Array<keyof JournalStats>)
+        total[key] += shard.stats[key];
     }
     return total;
   }
@@ -177,6 +207,8 @@ export class JournalStore {
   /** Finishes accepted appends, waits for reads, closes every file and releases the directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.handoffs > 0)
+        await new Promise<void>((resolve) => this.handoffWaiters.push(resolve));
       await Promise.allSettled(this.creating.values());
       const results = await Promise.allSettled([...this.shards.values()].map((s) => s.close()));
       await this.lock.release();
@@ -196,7 +228,9 @@ export class JournalStore {
       throw new InvalidArgumentError('an append needs at least one record');
     }
     if (records.length > maxAppendRecords) {
-      throw new InvalidArgumentError(`an append holds at most ${maxAppendRecords} records, got ${records.length}`);
+      throw new InvalidArgumentError(
+        `an append holds at most ${maxAppendRecords} records, got ${records.length}`,
+      );
     }
     const idBytes: number[] = new Array<number>(records.length);
     let total = 0;
@@ -220,15 +254,17 @@ export class JournalStore {
       total += recordBytes(bytes, record.data.length);
     }
     if (total > maxAppendBytes) {
-      throw new InvalidArgumentError(`append of ${total} bytes exceeds maxAppendBytes ${maxAppendBytes}`);
+      throw new InvalidArgumentError(
+        `append of ${total} bytes exceeds maxAppendBytes ${maxAppendBytes}`,
+      );
     }
     return encodeRecords(records, idBytes, total);
   }
 
-  private async shardFor(shardId: string, create: boolean): Promise<Shard> {
+  /** The open shard, or the one being created for it (created once however many ask). */
+  private async shardFor(shardId: string): Promise<Shard> {
     const shard = this.shards.get(shardId);
     if (shard) return shard;
-    if (!create) throw new ShardNotFoundError(shardId);
     let pending = this.creating.get(shardId);
     if (!pending) {
       pending = this.openShard(shardId, true).finally(() => this.creating.delete(shardId));
@@ -240,14 +276,15 @@ export class JournalStore {
   private async openShard(shardId: string, create = false): Promise<Shard> {
     const shardsDir = join(this.dataDir, SHARDS_DIR);
     const dir = join(shardsDir, shardId);
-    if (create) {
-      await mkdir(dir, { recursive: true });
-      await fsyncDirectory(shardsDir);
-    }
-    const shard = await Shard.open(dir, shardId, this.options);
-    if (this.closing && create) {
-      await shard.close();
-      throw new StoreClosedError();
+    let shard: Shard;
+    try {
+      if (create) {
+        await mkdir(dir, { recursive: true });
+        await fsyncDirectory(shardsDir);
+      }
+      shard = await Shard.open(dir, shardId, this.options);
+    } catch (err) {
+      throw asJournalError(err, `shard "${shardId}": opening failed`);
     }
     this.shards.set(shardId, shard);
     this.recoveries.push(shard.recovery);
