@@ -8,6 +8,9 @@ export interface LogicConfig {
   readonly databaseUrl: string;
   readonly redisUrl: string;
   readonly natsUrl: string;
+  readonly placementAddress: string;
+  readonly rpcDeadlineMs: number;
+  readonly shardCacheSize: number;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
   readonly maxTextBytes: number;
@@ -30,6 +33,9 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
     ]),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     natsUrl: r.url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    shardCacheSize: r.int('SHARD_CACHE_SIZE', 100_000, { min: 1 }),
     natsStream: r.string('NATS_STREAM', 'CHAT'),
     natsSubjectPrefix: r.string('NATS_SUBJECT_PREFIX', 'chat.msg'),
     maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),

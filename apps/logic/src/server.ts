@@ -16,6 +16,7 @@ import { toRpcError } from './errors';
 import { Membership } from './membership';
 import { MessagePublisher } from './publisher';
 import { ChatService } from './service';
+import { JournalWriter, ShardDirectory } from './shards';
 import { ChatStore } from './store';
 
 export interface Logic {
@@ -33,6 +34,12 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
   const server = new grpc.Server();
+  const shards = new ShardDirectory(
+    config.placementAddress,
+    config.rpcDeadlineMs,
+    config.shardCacheSize,
+  );
+  const journal = new JournalWriter(shards, config.rpcDeadlineMs);
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
@@ -67,6 +74,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         membership: new Membership(redis, store, config.membershipCacheTtlSeconds),
         dedupe: new Dedupe(redis, config.dedupeTtlSeconds),
         publisher: new MessagePublisher(nats.jetstream(), config.natsSubjectPrefix),
+        journal,
         maxTextBytes: config.maxTextBytes,
         historyMaxLimit: config.historyMaxLimit,
       });
@@ -99,6 +107,8 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
       whitelistSync?.stop();
       await stopServer(server);
       await nats?.drain().catch(() => undefined);
+      journal.close();
+      shards.close();
       await Promise.allSettled([redis.quit(), pool.end()]);
       await health?.close();
     },

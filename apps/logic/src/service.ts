@@ -15,6 +15,7 @@ import { ChatError } from './errors';
 import type { Dedupe } from './dedupe';
 import type { Membership } from './membership';
 import type { MessagePublisher } from './publisher';
+import type { JournalWriter } from './shards';
 import type { ChatStore, StoredMessage } from './store';
 import { checkClientMsgId, checkSessionId, checkText, checkUserId } from './validate';
 
@@ -23,6 +24,7 @@ export interface ChatServiceDeps {
   readonly membership: Membership;
   readonly dedupe: Dedupe;
   readonly publisher: MessagePublisher;
+  readonly journal: JournalWriter;
   readonly maxTextBytes: number;
   readonly historyMaxLimit: number;
 }
@@ -78,6 +80,14 @@ export class ChatService {
           });
           return { ...seen, duplicate: true };
         }
+        const messageId = randomUUID();
+        const sentAtMs = Date.now();
+        const { seq, shardId } = await this.deps.journal.append(
+          sessionId,
+          Buffer.from(
+            JSON.stringify({ messageId, senderId: userId, clientMsgId, text: req.text, sentAtMs }),
+          ),
+        );
         const saved = await withSpan(
           'logic.db.save_message',
           {
@@ -89,12 +99,14 @@ export class ChatService {
           },
           async (s) => {
             const result = await store.save({
-              messageId: randomUUID(),
+              messageId,
               sessionId,
+              seq,
+              shardId,
               senderId: userId,
               clientMsgId,
               text: req.text,
-              sentAtMs: Date.now(),
+              sentAtMs,
             });
             s.setAttribute('db.rows', result.duplicate ? 0 : 1);
             return result;

@@ -12,6 +12,9 @@ export interface StoredMessage {
 export interface NewMessage {
   readonly messageId: string;
   readonly sessionId: string;
+  /** The record's offset in the session's journal shard. */
+  readonly seq: number;
+  readonly shardId: string;
   readonly senderId: string;
   readonly clientMsgId: string;
   readonly text: string;
@@ -85,28 +88,24 @@ export class ChatStore {
   }
 
   /**
-   * Stores a message with the next seq of its session, in one transaction. When the sender
-   * already used this client id, nothing is written and the first message is returned.
+   * Stores a message under its journal seq and moves the session's last seq, in one transaction.
+   * When the sender already used this client id, nothing is written and the first message is
+   * returned.
    */
   async save(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const seqResult = await client.query<{ last_seq: string }>(
-        'UPDATE sessions SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
-        [message.sessionId],
-      );
-      const seq = seqResult.rows[0]?.last_seq;
-      if (seq === undefined) throw new Error(`session ${message.sessionId} does not exist`);
       const inserted = await client.query<MessageRow>(
-        `INSERT INTO messages (id, session_id, seq, sender_id, client_msg_id, body, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0))
+        `INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0))
          ON CONFLICT (sender_id, client_msg_id) DO NOTHING
          RETURNING id, session_id, seq, sender_id, body, sent_at`,
         [
           message.messageId,
           message.sessionId,
-          seq,
+          message.seq,
+          message.shardId,
           message.senderId,
           message.clientMsgId,
           message.text,
@@ -114,6 +113,10 @@ export class ChatStore {
         ],
       );
       if (inserted.rows[0]) {
+        await client.query('UPDATE sessions SET last_seq = GREATEST(last_seq, $2) WHERE id = $1', [
+          message.sessionId,
+          message.seq,
+        ]);
         await client.query('COMMIT');
         return { message: toMessage(inserted.rows[0]), duplicate: false };
       }

@@ -74,7 +74,11 @@ export class ChatClient {
   /** Sends a frame with an id (generated when absent) and resolves with the reply to it. */
   request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<Frame> {
     const id = (frame.id as string | undefined) ?? randomUUID();
-    const reply = this.waitFor((f) => f.id === id && f.type !== 'message', timeoutMs, `reply to ${String(frame.type)} ${id}`);
+    const reply = this.waitFor(
+      (f) => f.id === id && f.type !== 'message',
+      timeoutMs,
+      `reply to ${String(frame.type)} ${id}`,
+    );
     this.send({ ...frame, id });
     return reply;
   }
@@ -113,7 +117,10 @@ export class ChatClient {
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const done = this.waitClosed().then(() => undefined, () => undefined);
+    const done = this.waitClosed().then(
+      () => undefined,
+      () => undefined,
+    );
     this.socket.close(1000);
     return done;
   }

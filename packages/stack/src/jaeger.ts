@@ -38,8 +38,7 @@ export function viewTrace(trace: JaegerTrace): TraceView {
     service: (span) => trace.processes[span.processID]?.serviceName ?? '?',
     instance: (span) =>
       trace.processes[span.processID]?.tags.find((t) => t.key === 'service.instance.id')?.value as
-        | string
-        | undefined,
+        string | undefined,
     tag: (span, key) => span.tags.find((t) => t.key === key)?.value,
     parent: (span) => {
       const ref = span.references.find((r) => r.refType === 'CHILD_OF');
@@ -49,7 +48,9 @@ export function viewTrace(trace: JaegerTrace): TraceView {
     one: (name) => {
       const found = trace.spans.filter((s) => s.operationName === name);
       if (found.length !== 1) {
-        throw new Error(`expected one ${name} span, found ${found.length}; spans: ${trace.spans.map((s) => s.operationName).join(', ')}`);
+        throw new Error(
+          `expected one ${name} span, found ${found.length}; spans: ${trace.spans.map((s) => s.operationName).join(', ')}`,
+        );
       }
       return found[0]!;
     },
@@ -66,7 +67,10 @@ export function viewTrace(trace: JaegerTrace): TraceView {
 }
 
 /** Fetches one trace; undefined while Jaeger does not have it. */
-export async function fetchTrace(jaegerUrl: string, traceId: string): Promise<JaegerTrace | undefined> {
+export async function fetchTrace(
+  jaegerUrl: string,
+  traceId: string,
+): Promise<JaegerTrace | undefined> {
   const res = await fetch(`${jaegerUrl}/api/traces/${traceId}`);
   if (res.status === 404) return undefined;
   if (!res.ok) throw new Error(`jaeger answered ${res.status} for trace ${traceId}`);
@@ -90,7 +94,12 @@ export async function waitForTrace(
     last = await fetchTrace(jaegerUrl, traceId);
     if (last && ready(last)) return last;
     if (Date.now() > deadline) {
-      const names = last ? last.spans.map((s) => s.operationName).sort().join(', ') : 'none';
+      const names = last
+        ? last.spans
+            .map((s) => s.operationName)
+            .sort()
+            .join(', ')
+        : 'none';
       throw new Error(`trace ${traceId} not complete after ${timeoutMs} ms; spans: ${names}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -100,7 +109,13 @@ export async function waitForTrace(
 /** Trace ids found by a search (service, operation, tags as JSON), newest first. */
 export async function searchTraces(
   jaegerUrl: string,
-  query: { service: string; operation?: string; tags?: Record<string, string>; lookbackMs?: number; limit?: number },
+  query: {
+    service: string;
+    operation?: string;
+    tags?: Record<string, string>;
+    lookbackMs?: number;
+    limit?: number;
+  },
 ): Promise<JaegerTrace[]> {
   const end = Date.now() * 1000;
   const start = end - (query.lookbackMs ?? 3_600_000) * 1000;

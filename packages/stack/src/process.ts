@@ -27,7 +27,9 @@ export class ManagedProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   /** Starts the process and waits until its ready URL answers 200. */
@@ -45,7 +47,9 @@ export class ManagedProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running) {
-        throw new Error(`${this.spec.name} exited during start-up; last lines of ${this.spec.logFile}:\n${this.tail()}`);
+        throw new Error(
+          `${this.spec.name} exited during start-up; last lines of ${this.spec.logFile}:\n${this.tail()}`,
+        );
       }
       try {
         const res = await fetch(this.spec.readyUrl, { signal: AbortSignal.timeout(1000) });
@@ -55,7 +59,9 @@ export class ManagedProcess {
       }
       if (Date.now() > deadline) {
         await this.stop();
-        throw new Error(`${this.spec.name} was not ready after ${timeoutMs} ms; last lines of ${this.spec.logFile}:\n${this.tail()}`);
+        throw new Error(
+          `${this.spec.name} was not ready after ${timeoutMs} ms; last lines of ${this.spec.logFile}:\n${this.tail()}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 150));
     }

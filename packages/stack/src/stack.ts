@@ -18,6 +18,12 @@ export interface StackPorts {
   readonly logic: number;
   readonly logicHealth: number;
   readonly taskHealth: number;
+  readonly placement: number;
+  readonly placementHealth: number;
+  readonly journal1: number;
+  readonly journal1Health: number;
+  readonly journal2: number;
+  readonly journal2Health: number;
   readonly jaegerQuery: number;
   readonly jaegerQueryGrpc: number;
   /** Where services send OTLP: the collector tier, or Jaeger itself when that tier is off. */
@@ -42,6 +48,12 @@ export const DEFAULT_PORTS: StackPorts = {
   logic: 50052,
   logicHealth: 9152,
   taskHealth: 9153,
+  placement: 50053,
+  placementHealth: 9154,
+  journal1: 50054,
+  journal1Health: 9155,
+  journal2: 50064,
+  journal2Health: 9165,
   jaegerQuery: 16686,
   jaegerQueryGrpc: 16685,
   otlpHttp: 4318,
@@ -66,6 +78,8 @@ export interface StackOptions {
   readonly natsSubjectPrefix?: string;
   readonly gatewayIds?: readonly [string, string];
   readonly logDir?: string;
+  /** Where journal nodes keep their shards (one folder per node). */
+  readonly dataDir?: string;
   readonly environment?: string;
   /** Extra env for every service (e.g. sampling settings), and per service. */
   readonly env?: Record<string, string>;
@@ -81,7 +95,16 @@ export interface StackOptions {
   readonly collectorEnv?: Record<string, string>;
 }
 
-export type ServiceName = 'jaeger' | 'collector' | 'logic' | 'task' | 'gateway-1' | 'gateway-2';
+export type ServiceName =
+  | 'jaeger'
+  | 'collector'
+  | 'placement'
+  | 'journal-1'
+  | 'journal-2'
+  | 'logic'
+  | 'task'
+  | 'gateway-1'
+  | 'gateway-2';
 
 export interface Stack {
   readonly ports: StackPorts;
@@ -96,6 +119,7 @@ export interface Stack {
   readonly natsSubjectPrefix: string;
   readonly gatewayIds: readonly [string, string];
   readonly logDir: string;
+  readonly dataDir: string;
   readonly processes: ReadonlyMap<ServiceName, ManagedProcess>;
   /** Stops one service (SIGTERM) or kills it (SIGKILL); `start` brings it back. */
   stopService(name: ServiceName, how?: 'term' | 'kill'): Promise<void>;
@@ -127,7 +151,10 @@ async function pickPorts(): Promise<StackPorts> {
 
 function service(app: string): { cwd: string; args: string[] } {
   const cwd = join(REPO_ROOT, 'apps', app);
-  return { cwd, args: ['--require', '@tracechat/telemetry/register', join(cwd, 'dist', 'main.js')] };
+  return {
+    cwd,
+    args: ['--require', '@tracechat/telemetry/register', join(cwd, 'dist', 'main.js')],
+  };
 }
 
 /**
@@ -142,6 +169,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatewayIds = options.gatewayIds ?? (['gateway-1', 'gateway-2'] as const);
   const logDir = options.logDir ?? join(REPO_ROOT, '.stack', 'logs');
   mkdirSync(logDir, { recursive: true });
+  const dataDir = options.dataDir ?? join(REPO_ROOT, '.stack', 'data');
+  mkdirSync(dataDir, { recursive: true });
   await ensureDatabase(databaseUrl);
 
   const collector = options.collector ?? true;
@@ -197,6 +226,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logFile: join(logDir, 'collector.log'),
       readyUrl: `http://127.0.0.1:${ports.collectorHealth}/status`,
     }),
+    placement: new ManagedProcess({
+      name: 'placement',
+      command: process.execPath,
+      ...service('placement'),
+      env: {
+        ...common,
+        SERVICE_INSTANCE_ID: 'placement-1',
+        PLACEMENT_GRPC_ADDRESS: `127.0.0.1:${ports.placement}`,
+        HEALTH_PORT: String(ports.placementHealth),
+        ...options.serviceEnv?.placement,
+      },
+      logFile: join(logDir, 'placement.log'),
+      readyUrl: `http://127.0.0.1:${ports.placementHealth}/readyz`,
+    }),
+    'journal-1': journalProcess(1),
+    'journal-2': journalProcess(2),
     logic: new ManagedProcess({
       name: 'logic',
       command: process.execPath,
@@ -205,6 +250,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...common,
         SERVICE_INSTANCE_ID: 'logic-1',
         LOGIC_GRPC_ADDRESS: `127.0.0.1:${ports.logic}`,
+        PLACEMENT_ADDRESS: `127.0.0.1:${ports.placement}`,
         HEALTH_PORT: String(ports.logicHealth),
         ...options.serviceEnv?.logic,
       },
@@ -228,6 +274,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     'gateway-1': gatewayProcess(1),
     'gateway-2': gatewayProcess(2),
   };
+
+  function journalProcess(n: 1 | 2): ManagedProcess {
+    const name: ServiceName = n === 1 ? 'journal-1' : 'journal-2';
+    const port = n === 1 ? ports.journal1 : ports.journal2;
+    const health = n === 1 ? ports.journal1Health : ports.journal2Health;
+    return new ManagedProcess({
+      name,
+      command: process.execPath,
+      ...service('journal'),
+      env: {
+        ...common,
+        SERVICE_INSTANCE_ID: name,
+        JOURNAL_NODE_ID: name,
+        JOURNAL_GRPC_ADDRESS: `127.0.0.1:${port}`,
+        JOURNAL_DATA_DIR: join(dataDir, name),
+        PLACEMENT_ADDRESS: `127.0.0.1:${ports.placement}`,
+        HEALTH_PORT: String(health),
+        ...options.serviceEnv?.[name],
+      },
+      logFile: join(logDir, `${name}.log`),
+      readyUrl: `http://127.0.0.1:${health}/readyz`,
+    });
+  }
 
   function gatewayProcess(n: 1 | 2): ManagedProcess {
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
@@ -259,6 +328,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     const groups: ServiceName[][] = [
       collector ? ['jaeger', 'collector'] : ['jaeger'],
+      ['placement'],
+      ['journal-1', 'journal-2'],
       ['logic'],
       ['task', 'gateway-1', 'gateway-2'],
     ];
@@ -287,14 +358,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     natsSubjectPrefix,
     gatewayIds,
     logDir,
+    dataDir,
     processes: new Map(
-      (Object.entries(specs) as [ServiceName, ManagedProcess][]).filter(([name]) => collector || name !== 'collector'),
+      (Object.entries(specs) as [ServiceName, ManagedProcess][]).filter(
+        ([name]) => collector || name !== 'collector',
+      ),
     ),
     stopService: (name, how = 'term') => (how === 'kill' ? specs[name].kill() : specs[name].stop()),
     startService: (name) => specs[name].start(),
     stop: async () => {
       // services first, so their last spans reach Jaeger, which stops last
-      for (const name of ['gateway-1', 'gateway-2', 'task', 'logic', 'collector', 'jaeger'] as ServiceName[]) {
+      const order: ServiceName[] = [
+        'gateway-1',
+        'gateway-2',
+        'task',
+        'logic',
+        'journal-1',
+        'journal-2',
+        'placement',
+        'collector',
+        'jaeger',
+      ];
+      for (const name of order) {
         await specs[name].stop();
       }
     },

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
@@ -40,6 +40,7 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
     natsSubjectPrefix: `test.${run}.msg`,
     gatewayIds: [`gateway-1-${run}`, `gateway-2-${run}`],
     logDir,
+    dataDir: join(logDir, 'data'),
     environment: 'test',
     spanExportDelayMs: 100,
     // every trace is kept unless a test asks for the sampling tier
@@ -63,7 +64,10 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
     cleanup: async () => {
       await Promise.allSettled(clients.map((c) => c.close()));
       await stack.stop();
-      const nats = await connectNats(options.natsUrl ?? 'nats://127.0.0.1:4222', 'tracechat-testkit');
+      const nats = await connectNats(
+        options.natsUrl ?? 'nats://127.0.0.1:4222',
+        'tracechat-testkit',
+      );
       try {
         const jsm = await nats.jetstreamManager();
         await jsm.streams.delete(`TEST_${run.toUpperCase()}`).catch(() => undefined);
@@ -71,6 +75,7 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
         await nats.close();
       }
       await dropDatabase(databaseUrl);
+      rmSync(logDir, { recursive: true, force: true });
     },
   };
 }

@@ -73,7 +73,9 @@ describe('one message, one trace', () => {
     );
     const v = viewTrace(trace);
     expect(new Set(trace.spans.map((s) => s.traceID))).toEqual(new Set([ack.trace_id]));
-    expect(new Set(trace.spans.map((s) => v.service(s)))).toEqual(new Set(['gateway', 'logic', 'task']));
+    expect(new Set(trace.spans.map((s) => v.service(s)))).toEqual(
+      new Set(['gateway', 'logic', 'placement', 'journal', 'task']),
+    );
 
     const root = v.one('gateway.ws.on_message');
     expect(v.parent(root)).toBeUndefined();
@@ -95,9 +97,34 @@ describe('one message, one trace', () => {
     expect(v.tag(send, 'chat.user.id')).toBe(alice);
     expect(v.tag(send, 'chat.message.id')).toBe(ack.message_id);
 
-    for (const name of ['logic.auth.authorize', 'logic.dedupe.check', 'logic.db.save_message', 'logic.mq.publish']) {
+    for (const name of [
+      'logic.auth.authorize',
+      'logic.dedupe.check',
+      'logic.placement.lookup_shard',
+      'logic.journal.append',
+      'logic.db.save_message',
+      'logic.mq.publish',
+    ]) {
       expect(v.parent(v.one(name))).toBe(send);
     }
+
+    // The first message of the session misses the shard cache: placement answers, creating the shard.
+    const lookup = v.one('logic.placement.lookup_shard');
+    expect(v.tag(lookup, 'chat.cache.hit')).toBe(false);
+    for (const name of ['placement.metadata.query', 'placement.cluster.route', 'placement.shard.create']) {
+      const span = v.one(name);
+      expect(v.service(span)).toBe('placement');
+      expect(v.isUnder(span, lookup)).toBe(true);
+    }
+    const append = v.one('logic.journal.append');
+    expect(v.tag(append, 'chat.journal.offset')).toBe(ack.seq);
+    const write = v.one('journal.write');
+    expect(v.service(write)).toBe('journal');
+    expect(v.isUnder(write, append)).toBe(true);
+    for (const name of ['journal.segment.append', 'journal.index.update', 'journal.segment.fsync']) {
+      expect(v.parent(v.one(name))).toBe(write);
+    }
+    expect(v.tag(v.one('journal.segment.fsync'), 'journal.batch.size')).toBeGreaterThanOrEqual(1);
     const save = v.one('logic.db.save_message');
     expect(v.tag(save, 'db.collection.name')).toBe('messages');
     expect(v.tag(save, 'db.rows')).toBe(1);

@@ -21,8 +21,14 @@ async function main(): Promise<void> {
   try {
     const joined = await client.request({ type: 'join', session: values.session });
     if (joined.type === 'error') throw new Error(`join failed: ${joined.code} ${joined.message}`);
-    const ack = await client.request({ type: 'send', session: values.session, text, debug: values.debug });
-    if (ack.type === 'error') throw new Error(`send failed: ${ack.code} ${ack.message} (trace ${ack.trace_id})`);
+    const ack = await client.request({
+      type: 'send',
+      session: values.session,
+      text,
+      debug: values.debug,
+    });
+    if (ack.type === 'error')
+      throw new Error(`send failed: ${ack.code} ${ack.message} (trace ${ack.trace_id})`);
     console.log(`message ${ack.message_id} seq ${ack.seq}`);
     console.log(`trace_id ${ack.trace_id}`);
     console.log(`trace    ${values.jaeger}/api/traces/${ack.trace_id}`);

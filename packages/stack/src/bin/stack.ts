@@ -4,7 +4,8 @@ import type { Stack } from '../index';
 
 async function main(): Promise<void> {
   // --no-collector (or TRACECHAT_COLLECTOR=off): no tail sampling, every trace kept, for debugging
-  const collector = !process.argv.includes('--no-collector') && process.env.TRACECHAT_COLLECTOR !== 'off';
+  const collector =
+    !process.argv.includes('--no-collector') && process.env.TRACECHAT_COLLECTOR !== 'off';
   const busy: string[] = [];
   for (const [name, port] of Object.entries(DEFAULT_PORTS)) {
     if (!collector && name.startsWith('collector')) continue;
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   console.log(
-    `tracechat: starting Jaeger, ${collector ? 'the collector tier, ' : ''}logic, task and two gateways (building Jaeger the first time)…`,
+    `tracechat: starting Jaeger, ${collector ? 'the collector tier, ' : ''}placement, two journal nodes, logic, task and two gateways (building Jaeger the first time)…`,
   );
   const started = Date.now();
   let stack: Stack;
@@ -32,10 +33,15 @@ tracechat is up (${((Date.now() - started) / 1000).toFixed(1)} s)
   gateway-1   ${stack.gatewayUrls[0]}   (health http://127.0.0.1:${p.gateway1}/readyz, push gRPC :${p.push1})
   gateway-2   ${stack.gatewayUrls[1]}   (health http://127.0.0.1:${p.gateway2}/readyz, push gRPC :${p.push2})
   logic       127.0.0.1:${p.logic} (gRPC)
+  placement   127.0.0.1:${p.placement} (gRPC)   journal-1 127.0.0.1:${p.journal1}   journal-2 127.0.0.1:${p.journal2}   (data in ${stack.dataDir})
   Jaeger      ${stack.jaegerUrl}   (API: ${stack.jaegerUrl}/api/traces/<trace id>)
   OTLP        ${stack.otlpEndpoint}   (${collector ? 'collector tier: tail sampling keeps errors, slow and debug traces and 10 % of the rest' : 'straight to Jaeger: every trace kept'})
-${collector ? `  metrics     ${stack.metricsUrl}   (span metrics and service metrics, Prometheus format)
-` : ''}  admin       http://127.0.0.1:${p.gateway1}/admin/sampling/whitelist   (Authorization: Bearer ${stack.adminToken})
+${
+  collector
+    ? `  metrics     ${stack.metricsUrl}   (span metrics and service metrics, Prometheus format)
+`
+    : ''
+}  admin       http://127.0.0.1:${p.gateway1}/admin/sampling/whitelist   (Authorization: Bearer ${stack.adminToken})
   logs        ${stack.logDir}
 
   token:  pnpm token alice

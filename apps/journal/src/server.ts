@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import type { JournalServiceHandlers } from '@tracechat/protos';
+import { startHealthServer } from '@tracechat/runtime';
+import type { HealthServer } from '@tracechat/runtime';
+import { setGauge } from '@tracechat/telemetry';
+import type { Logger } from '@tracechat/telemetry';
+import type { JournalConfig } from './config';
+import { toRpcError } from './errors';
+import { NodeRegistration } from './registration';
+import { JournalService } from './service';
+import { JournalStore } from './storage';
+
+export interface Journal {
+  /** Opens (and recovers) the data directory, serves gRPC, registers with placement. */
+  listen(): Promise<{ grpcPort: number; healthPort: number }>;
+  /** Stops accepting calls, finishes in-flight appends, closes the store. */
+  close(): Promise<void>;
+}
+
+export function buildJournal(config: JournalConfig, log: Logger): Journal {
+  const server = new grpc.Server();
+  let store: JournalStore | undefined;
+  let health: HealthServer | undefined;
+  let registration: NodeRegistration | undefined;
+  let metrics: NodeJS.Timeout | undefined;
+
+  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
+    handleUnary<Req, Res>(
+      async (req) => {
+        try {
+          return await fn(req);
+        } catch (err) {
+          throw toRpcError(err);
+        }
+      },
+      (err) => log.error({ err }, 'journal call failed'),
+    );
+
+  const publishStats = () => {
+    if (!store || store.closed) return;
+    const stats = store.stats();
+    const labels = { 'journal.node.id': config.nodeId };
+    setGauge('tracechat.journal.appends', stats.appends, labels, 'Append calls since start');
+    setGauge('tracechat.journal.records', stats.records, labels, 'Records appended since start');
+    setGauge('tracechat.journal.fsyncs', stats.fsyncs, labels, 'fsyncs since start (group commit shares them)');
+    setGauge('tracechat.journal.shards', store.listShards().length, labels, 'Shards on this node');
+  };
+
+  return {
+    async listen() {
+      const dataDir = resolve(config.dataDir);
+      store = await JournalStore.open(dataDir, {
+        segmentBytes: config.segmentBytes,
+        groupCommitMaxWaitMs: config.groupCommitMaxWaitMs,
+      });
+      for (const recovered of store.recovery()) {
+        if (recovered.truncatedBytes > 0 || recovered.damaged.length > 0 || recovered.rebuiltIndexes > 0) {
+          log.warn({ recovery: recovered }, 'shard recovered');
+        }
+      }
+      const service = new JournalService(store);
+      const handlers: JournalServiceHandlers = {
+        Append: wrap((req) => service.append(req)),
+        Read: wrap((req) => service.read(req)),
+        ShardInfo: wrap((req) => service.shardInfo(req)),
+      };
+      server.addService(tracechatV1().JournalService.service, handlers);
+      const grpcPort = await bindServer(server, config.grpcAddress);
+      const advertised = config.advertiseAddress.replace(/:0$/, `:${grpcPort}`);
+      registration = new NodeRegistration(config.placementAddress, config.nodeId, advertised, config.rpcDeadlineMs, log);
+      await registration.start(30_000);
+      const opened = store;
+      const reg = registration;
+      health = await startHealthServer(
+        { host: config.healthHost, port: config.healthPort },
+        {
+          store: async () => {
+            if (opened.closed) throw new Error('closed');
+          },
+          placement: async () => {
+            if (!reg.isRegistered) throw new Error('not registered');
+          },
+        },
+        { '/stats': () => ({ node: config.nodeId, shards: opened.listShards(), ...opened.stats() }) },
+      );
+      metrics = setInterval(publishStats, 2000);
+      publishStats();
+      log.info({ grpcPort, healthPort: health.port, node: config.nodeId, dataDir }, 'journal listening');
+      return { grpcPort, healthPort: health.port };
+    },
+
+    async close() {
+      health?.markDraining();
+      clearInterval(metrics);
+      registration?.stop();
+      await stopServer(server);
+      await store?.close();
+      await health?.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type {
+  AppendRequest__Output,
+  AppendResponse,
+  ReadRequest__Output,
+  ReadResponse,
+  ShardInfoRequest__Output,
+  ShardInfoResponse,
+} from '@tracechat/protos';
+import { withSpan } from '@tracechat/telemetry';
+import type { JournalStore } from './storage';
+
+/** JournalService over the storage engine, one span per call. */
+export class JournalService {
+  constructor(private readonly store: JournalStore) {}
+
+  append(req: AppendRequest__Output): Promise<AppendResponse> {
+    const bytes = req.records.reduce((sum, r) => sum + r.data.length, 0);
+    return withSpan(
+      'journal.write',
+      {
+        attributes: {
+          'journal.shard.id': req.shardId,
+          'journal.append.records': req.records.length,
+          'journal.append.bytes': bytes,
+        },
+      },
+      async (span) => {
+        const result = await this.store.append(
+          req.shardId,
+          req.records.map((r) => ({ sessionId: r.sessionId, data: r.data })),
+        );
+        span.setAttributes({ 'journal.offset.first': result.firstOffset, 'journal.offset.last': result.lastOffset });
+        const offsets: number[] = [];
+        for (let o = result.firstOffset; o <= result.lastOffset; o++) offsets.push(o);
+        return { offsets, timestampMs: result.timestamp };
+      },
+    );
+  }
+
+  async read(req: ReadRequest__Output): Promise<ReadResponse> {
+    const records = await this.store.read(req.shardId, req.fromOffset, {
+      maxRecords: req.maxRecords || undefined,
+      maxBytes: req.maxBytes || undefined,
+    });
+    return {
+      records: records.map((r) => ({
+        offset: r.offset,
+        timestampMs: r.timestamp,
+        sessionId: r.sessionId,
+        data: r.data,
+      })),
+      nextOffset: records.length > 0 ? records[records.length - 1]!.offset + 1 : req.fromOffset,
+    };
+  }
+
+  async shardInfo(req: ShardInfoRequest__Output): Promise<ShardInfoResponse> {
+    const info = this.store.info(req.shardId);
+    return {
+      firstOffset: info.firstOffset,
+      nextOffset: info.nextOffset,
+      segments: info.segmentCount,
+      bytes: info.bytes,
+      lastTimestampMs: info.lastTimestamp,
+    };
+  }
+}

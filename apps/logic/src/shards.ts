@@ -1,0 +1,158 @@
+import { Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import type {
+  AppendRequest,
+  AppendResponse__Output,
+  JournalServiceClient,
+  LookupShardRequest,
+  LookupShardResponse__Output,
+  PlacementServiceClient,
+} from '@tracechat/protos';
+import { SpanKind, withSpan } from '@tracechat/telemetry';
+import { ChatError } from './errors';
+
+export interface ShardRoute {
+  readonly shardId: string;
+  readonly nodeId: string;
+  readonly nodeAddress: string;
+}
+
+/** Session → shard → journal node, from placement, cached (a session's shard never moves). */
+export class ShardDirectory {
+  private readonly client: PlacementServiceClient;
+  private readonly cache = new Map<string, ShardRoute>();
+
+  constructor(
+    placementAddress: string,
+    private readonly deadlineMs: number,
+    private readonly maxEntries: number,
+  ) {
+    const Client = tracechatV1().PlacementService;
+    this.client = new Client(placementAddress, grpc.credentials.createInsecure());
+  }
+
+  /** The session's route; asks placement on a cache miss or when `refresh` is set. */
+  lookup(sessionId: string, refresh = false): Promise<ShardRoute> {
+    return withSpan(
+      'logic.placement.lookup_shard',
+      { attributes: { 'chat.session.id': sessionId } },
+      async (span) => {
+        const cached = refresh ? undefined : this.cache.get(sessionId);
+        span.setAttribute('chat.cache.hit', cached !== undefined);
+        if (cached) {
+          span.setAttributes({
+            'chat.shard.id': cached.shardId,
+            'chat.journal.node.id': cached.nodeId,
+          });
+          return cached;
+        }
+        let res: LookupShardResponse__Output;
+        try {
+          res = await unary<LookupShardRequest, LookupShardResponse__Output>(
+            this.client,
+            this.client.LookupShard,
+            { sessionId },
+            this.deadlineMs,
+          );
+        } catch (err) {
+          throw new ChatError('UNAVAILABLE', 'message storage is unavailable (placement)', {
+            cause: err,
+          });
+        }
+        const route = { shardId: res.shardId, nodeId: res.nodeId, nodeAddress: res.nodeAddress };
+        span.setAttributes({
+          'chat.shard.id': route.shardId,
+          'chat.journal.node.id': route.nodeId,
+          'chat.shard.created': res.created,
+        });
+        if (!res.nodeUp) {
+          // the shard stays on its node; do not cache, so the next call sees it come back
+          throw new ChatError('UNAVAILABLE', `journal node ${res.nodeId} is down`);
+        }
+        if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(sessionId, route);
+        return route;
+      },
+    );
+  }
+
+  forget(sessionId: string): void {
+    this.cache.delete(sessionId);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Appends message records to the journal node that owns their shard. */
+export class JournalWriter {
+  private readonly clients = new Map<string, JournalServiceClient>();
+
+  constructor(
+    private readonly shards: ShardDirectory,
+    private readonly deadlineMs: number,
+  ) {}
+
+  private client(address: string): JournalServiceClient {
+    let client = this.clients.get(address);
+    if (!client) {
+      const Client = tracechatV1().JournalService;
+      client = new Client(address, grpc.credentials.createInsecure());
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  /**
+   * Appends one record and returns its offset, which is the message's seq. When the cached node
+   * cannot take it (gone, moved, or answering that the shard is not there), the route is looked
+   * up again once and the append retried there.
+   */
+  async append(sessionId: string, data: Buffer): Promise<{ seq: number; shardId: string }> {
+    let route = await this.shards.lookup(sessionId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const offset = await withSpan(
+          'logic.journal.append',
+          {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'chat.session.id': sessionId,
+              'chat.shard.id': route.shardId,
+              'chat.journal.node.id': route.nodeId,
+              'server.address': route.nodeAddress,
+              'chat.record.size': data.length,
+            },
+          },
+          async (span) => {
+            const client = this.client(route.nodeAddress);
+            const res = await unary<AppendRequest, AppendResponse__Output>(
+              client,
+              client.Append,
+              { shardId: route.shardId, records: [{ sessionId, data }] },
+              this.deadlineMs,
+            );
+            span.setAttribute('chat.journal.offset', res.offsets[0]!);
+            return res.offsets[0]!;
+          },
+        );
+        return { seq: offset, shardId: route.shardId };
+      } catch (err) {
+        const retriable =
+          isServiceError(err) && (err.code === Status.UNAVAILABLE || err.code === Status.NOT_FOUND);
+        if (!retriable) throw err;
+        if (attempt > 0)
+          throw new ChatError('UNAVAILABLE', 'message storage is unavailable (journal)', {
+            cause: err,
+          });
+        this.shards.forget(sessionId);
+        route = await this.shards.lookup(sessionId, true);
+      }
+    }
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}

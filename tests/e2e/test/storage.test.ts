@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
+import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
+import { setup } from '@tracechat/stack';
+import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+
+let stack: TestStack;
+let placement: PlacementServiceClient;
+const journals = new Map<string, JournalServiceClient>();
+
+function journal(address: string): JournalServiceClient {
+  let client = journals.get(address);
+  if (!client) {
+    client = new (tracechatV1().JournalService)(address, grpc.credentials.createInsecure());
+    journals.set(address, client);
+  }
+  return client;
+}
+
+const call = <Req, Res>(client: grpc.Client, method: unknown, req: Req) =>
+  unary<Req, Res>(client, method as never, req, 5000);
+
+type Stored = { offset: number; sessionId: string; data: Buffer };
+async function readAll(client: JournalServiceClient, shardId: string, from = 0): Promise<Stored[]> {
+  const out: Stored[] = [];
+  for (let next = from; ; ) {
+    const res = await call<object, { records: Stored[]; nextOffset: number }>(client, client.Read, { shardId, fromOffset: next, maxRecords: 500 });
+    if (res.records.length === 0) return out;
+    out.push(...res.records);
+    next = res.nextOffset;
+  }
+}
+
+beforeAll(async () => {
+  stack = await setup();
+  placement = new (tracechatV1().PlacementService)(`127.0.0.1:${stack.ports.placement}`, grpc.credentials.createInsecure());
+}, 180_000);
+
+afterAll(async () => {
+  placement?.close();
+  for (const c of journals.values()) c.close();
+  await stack?.cleanup();
+});
+
+describe('sessions in shards on journal nodes', () => {
+  it('spreads sessions over both journal nodes, and seq strictly increases per session under concurrent senders', async () => {
+    const rooms = Array.from({ length: 12 }, (_, i) => stack.session(`spread${i}`));
+    const senders: ChatClient[] = [];
+    for (let i = 0; i < 4; i++) senders.push(await stack.connect(stack.user(`s${i}`), i % 2 === 0 ? 1 : 2));
+    for (const c of senders) for (const room of rooms) await c.request({ type: 'join', session: room });
+
+    const acks = new Map<string, Frame[][]>(rooms.map((r) => [r, senders.map(() => [])]));
+    await Promise.all(
+      senders.map(async (c, i) => {
+        for (let n = 0; n < 5; n++) {
+          for (const room of rooms) acks.get(room)![i]!.push(await c.request({ type: 'send', session: room, text: `${i}:${n}` }));
+        }
+      }),
+    );
+    for (const [, bySender] of acks) {
+      const all = bySender.flat().map((a) => Number(a.seq));
+      expect(new Set(all).size).toBe(all.length);
+      for (const seqs of bySender.map((list) => list.map((a) => Number(a.seq)))) {
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      }
+    }
+    const shards = await call<object, { shards: { nodeId: string; shardId: string }[] }>(placement, placement.ListShards, {});
+    const nodes = new Set(shards.shards.map((s) => s.nodeId));
+    expect(nodes).toEqual(new Set(['journal-1', 'journal-2']));
+  }, 60_000);
+
+  it('replays a shard: the same messages’ records, in offset order, as history returns them', async () => {
+    const room = stack.session('replay');
+    const c = await stack.connect(stack.user('replayer'), 1);
+    await c.request({ type: 'join', session: room });
+    const acks: Frame[] = [];
+    for (let i = 0; i < 6; i++) acks.push(await c.request({ type: 'send', session: room, text: `replay ${i}` }));
+    const route = await call<object, { shardId: string; nodeAddress: string }>(placement, placement.LookupShard, { sessionId: room });
+    const records = (await readAll(journal(route.nodeAddress), route.shardId)).filter((r) => r.sessionId === room);
+    const decoded = records.map((r) => ({ offset: Number(r.offset), ...JSON.parse(Buffer.from(r.data).toString()) }));
+    expect(decoded.map((d) => d.offset)).toEqual(acks.map((a) => Number(a.seq)));
+    expect(decoded.map((d) => d.messageId)).toEqual(acks.map((a) => a.message_id));
+    expect(decoded.map((d) => d.text)).toEqual(acks.map((_, i) => `replay ${i}`));
+
+    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 100 });
+    expect((history.messages as Frame[]).map((m) => [m.message_id, m.seq])).toEqual(decoded.map((d) => [d.messageId, d.offset]));
+  });
+});
+
+describe('journal node', () => {
+  const address = () => `127.0.0.1:${stack.ports.journal1}`;
+
+  it('shares fsyncs between 32 concurrent appenders (group commit)', async () => {
+    const before = (await (await fetch(`http://127.0.0.1:${stack.ports.journal1Health}/stats`)).json()) as { appends: number; fsyncs: number };
+    const client = journal(address());
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, i) => {
+        for (let n = 0; n < 20; n++) {
+          await call(client, client.Append, { shardId: 'group-commit', records: [{ sessionId: `w${i}`, data: Buffer.from(`${i}:${n}`) }] });
+        }
+      }),
+    );
+    const after = (await (await fetch(`http://127.0.0.1:${stack.ports.journal1Health}/stats`)).json()) as { appends: number; fsyncs: number };
+    const appends = after.appends - before.appends;
+    const fsyncs = after.fsyncs - before.fsyncs;
+    expect(appends).toBe(640);
+    expect(fsyncs).toBeLessThan(appends / 4);
+  });
+
+  it('keeps every acknowledged append across a SIGKILL mid-stream, and continues with no gap', async () => {
+    const client = journal(address());
+    const shardId = `crash-${stack.run}`;
+    const acked = new Map<number, string>();
+    let stop = false;
+    const writers = Array.from({ length: 16 }, async (_, i) => {
+      for (let n = 0; !stop; n++) {
+        const data = Buffer.from(`writer ${i} record ${n} ${'x'.repeat(n % 200)}`);
+        try {
+          const res = await call<object, { offsets: number[] }>(client, client.Append, { shardId, records: [{ sessionId: `w${i}`, data }] });
+          acked.set(Number(res.offsets[0]), createHash('sha256').update(data).digest('hex'));
+        } catch {
+          return; // the node is gone
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    await stack.stopService('journal-1', 'kill');
+    stop = true;
+    await Promise.all(writers);
+    expect(acked.size).toBeGreaterThan(100);
+    await stack.startService('journal-1');
+
+    const records = await readAll(client, shardId);
+    const offsets = records.map((r) => Number(r.offset));
+    expect(offsets).toEqual(offsets.map((_, i) => i)); // dense from 0, in order
+    for (const [offset, digest] of acked) {
+      expect(createHash('sha256').update(records[offset]!.data).digest('hex')).toBe(digest);
+    }
+    const next = await call<object, { offsets: number[] }>(client, client.Append, { shardId, records: [{ sessionId: 'after', data: Buffer.from('after restart') }] });
+    expect(Number(next.offsets[0])).toBe(records.length);
+  }, 60_000);
+
+  describe('refuses bad input with the right status and writes nothing', () => {
+    const shardId = 'bad-input';
+    let nextOffset: number;
+
+    beforeAll(async () => {
+      const client = journal(address());
+      await call(client, client.Append, { shardId, records: [{ sessionId: 's', data: Buffer.from('one') }] });
+      nextOffset = Number((await call<object, { nextOffset: number }>(client, client.ShardInfo, { shardId })).nextOffset);
+    });
+
+    it.each([
+      ['Read of an unknown shard', 'Read', { shardId: 'no-such-shard', fromOffset: 0 }, Status.NOT_FOUND],
+      ['ShardInfo of an unknown shard', 'ShardInfo', { shardId: 'no-such-shard' }, Status.NOT_FOUND],
+      ['a negative offset', 'Read', { shardId, fromOffset: -1 }, Status.OUT_OF_RANGE],
+      ['a future offset', 'Read', { shardId, fromOffset: 1000 }, Status.OUT_OF_RANGE],
+      ['an empty batch', 'Append', { shardId, records: [] }, Status.INVALID_ARGUMENT],
+      ['an oversize record', 'Append', { shardId, records: [{ sessionId: 's', data: Buffer.alloc(1024 * 1024 + 1) }] }, Status.INVALID_ARGUMENT],
+      ['a malformed shard id', 'Append', { shardId: '../etc', records: [{ sessionId: 's', data: Buffer.from('x') }] }, Status.INVALID_ARGUMENT],
+    ])('%s', async (_label, method, request, status) => {
+      const client = journal(address());
+      await expect(call(client, (client as unknown as Record<string, unknown>)[method], request)).rejects.toMatchObject({ code: status });
+      const info = await call<object, { nextOffset: number }>(client, client.ShardInfo, { shardId });
+      expect(Number(info.nextOffset)).toBe(nextOffset);
+    });
+
+    it.each([
+      ['an empty node id', { nodeId: '', address: '127.0.0.1:1' }],
+      ['a malformed address', { nodeId: 'n1', address: 'nowhere' }],
+      ['a port out of range', { nodeId: 'n1', address: '127.0.0.1:70000' }],
+    ])('placement refuses a node registration with %s', async (_label, request) => {
+      await expect(call(placement, placement.RegisterNode, request)).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+      const nodes = await call<object, { nodes: { nodeId: string }[] }>(placement, placement.ListNodes, {});
+      expect(nodes.nodes.map((n) => n.nodeId).sort()).toEqual(['journal-1', 'journal-2']);
+    });
+  });
+});
