@@ -104,7 +104,9 @@ export class JournalWriter {
   }
 
   /**
-   * Appends one record and returns its offset, which is the message's seq. When the cached node
+   * Appends one record and returns the message's seq: the record's offset in its shard plus one,
+   * so that seq 0 keeps meaning "before the first message" (an empty session's last_seq, history
+   * from the start) even for a shard's very first record at offset 0. When the cached node
    * cannot take it (gone, moved, or answering that the shard is not there), the route is looked
    * up again once and the append retried there.
    */
@@ -136,7 +138,7 @@ export class JournalWriter {
             return res.offsets[0]!;
           },
         );
-        return { seq: offset, shardId: route.shardId };
+        return { seq: offset + 1, shardId: route.shardId };
       } catch (err) {
         const retriable =
           isServiceError(err) && (err.code === Status.UNAVAILABLE || err.code === Status.NOT_FOUND);

@@ -45,7 +45,8 @@ function generate(target) {
   );
   for (const file of listFiles(target)) {
     if (file.endsWith('descriptor.ts')) continue;
-    const text = fs.readFileSync(file, 'utf8');
+    // the generator names the absolute path of the source; keep output the same on every machine
+    const text = fs.readFileSync(file, 'utf8').split(`${protoDir}${path.sep}`).join('protos/');
     fs.writeFileSync(file, HEADER + text);
   }
 }

@@ -55,6 +55,13 @@ describe('one message, one trace', () => {
     expect(new Date(String(pushed.sent_at)).getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it('gives the first message of a new shard seq 1, so history from seq 0 includes it', async () => {
+    expect(ack.seq).toBe(1);
+    const a = await stack.connect(alice, 1);
+    const history = await a.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
+    expect(history).toMatchObject({ type: 'history', session: room, messages: [expect.objectContaining({ message_id: ack.message_id, seq: 1 })] });
+  });
+
   it('stores the acked message in Postgres', async () => {
     const db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
@@ -117,7 +124,7 @@ describe('one message, one trace', () => {
       expect(v.isUnder(span, lookup)).toBe(true);
     }
     const append = v.one('logic.journal.append');
-    expect(v.tag(append, 'chat.journal.offset')).toBe(ack.seq);
+    expect(v.tag(append, 'chat.journal.offset')).toBe(Number(ack.seq) - 1);
     const write = v.one('journal.write');
     expect(v.service(write)).toBe('journal');
     expect(v.isUnder(write, append)).toBe(true);

@@ -78,12 +78,13 @@ describe('sessions in shards on journal nodes', () => {
     const route = await call<object, { shardId: string; nodeAddress: string }>(placement, placement.LookupShard, { sessionId: room });
     const records = (await readAll(journal(route.nodeAddress), route.shardId)).filter((r) => r.sessionId === room);
     const decoded = records.map((r) => ({ offset: Number(r.offset), ...JSON.parse(Buffer.from(r.data).toString()) }));
-    expect(decoded.map((d) => d.offset)).toEqual(acks.map((a) => Number(a.seq)));
+    // seq is the record's offset + 1 (0 stays "before the first message")
+    expect(decoded.map((d) => d.offset + 1)).toEqual(acks.map((a) => Number(a.seq)));
     expect(decoded.map((d) => d.messageId)).toEqual(acks.map((a) => a.message_id));
     expect(decoded.map((d) => d.text)).toEqual(acks.map((_, i) => `replay ${i}`));
 
     const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 100 });
-    expect((history.messages as Frame[]).map((m) => [m.message_id, m.seq])).toEqual(decoded.map((d) => [d.messageId, d.offset]));
+    expect((history.messages as Frame[]).map((m) => [m.message_id, m.seq])).toEqual(decoded.map((d) => [d.messageId, d.offset + 1]));
   });
 });
 
