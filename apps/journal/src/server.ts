@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
 import type { JournalServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
@@ -25,17 +25,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
   let registration: NodeRegistration | undefined;
   let metrics: NodeJS.Timeout | undefined;
 
-  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
-    handleUnary<Req, Res>(
-      async (req) => {
-        try {
-          return await fn(req);
-        } catch (err) {
-          throw toRpcError(err);
-        }
-      },
-      (err) => log.error({ err }, 'journal call failed'),
-    );
+  const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'journal call failed'));
 
   const publishStats = () => {
     if (!store || store.closed) return;
@@ -43,7 +33,12 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
     const labels = { 'journal.node.id': config.nodeId };
     setGauge('tracechat.journal.appends', stats.appends, labels, 'Append calls since start');
     setGauge('tracechat.journal.records', stats.records, labels, 'Records appended since start');
-    setGauge('tracechat.journal.fsyncs', stats.fsyncs, labels, 'fsyncs since start (group commit shares them)');
+    setGauge(
+      'tracechat.journal.fsyncs',
+      stats.fsyncs,
+      labels,
+      'fsyncs since start (group commit shares them)',
+    );
     setGauge('tracechat.journal.shards', store.listShards().length, labels, 'Shards on this node');
   };
 
@@ -55,7 +50,11 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         groupCommitMaxWaitMs: config.groupCommitMaxWaitMs,
       });
       for (const recovered of store.recovery()) {
-        if (recovered.truncatedBytes > 0 || recovered.damaged.length > 0 || recovered.rebuiltIndexes > 0) {
+        if (
+          recovered.truncatedBytes > 0 ||
+          recovered.damaged.length > 0 ||
+          recovered.rebuiltIndexes > 0
+        ) {
           log.warn({ recovery: recovered }, 'shard recovered');
         }
       }
@@ -68,7 +67,13 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       server.addService(tracechatV1().JournalService.service, handlers);
       const grpcPort = await bindServer(server, config.grpcAddress);
       const advertised = config.advertiseAddress.replace(/:0$/, `:${grpcPort}`);
-      registration = new NodeRegistration(config.placementAddress, config.nodeId, advertised, config.rpcDeadlineMs, log);
+      registration = new NodeRegistration(
+        config.placementAddress,
+        config.nodeId,
+        advertised,
+        config.rpcDeadlineMs,
+        log,
+      );
       await registration.start(30_000);
       const opened = store;
       const reg = registration;
@@ -82,11 +87,16 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
             if (!reg.isRegistered) throw new Error('not registered');
           },
         },
-        { '/stats': () => ({ node: config.nodeId, shards: opened.listShards(), ...opened.stats() }) },
+        {
+          '/stats': () => ({ node: config.nodeId, shards: opened.listShards(), ...opened.stats() }),
+        },
       );
       metrics = setInterval(publishStats, 2000);
       publishStats();
-      log.info({ grpcPort, healthPort: health.port, node: config.nodeId, dataDir }, 'journal listening');
+      log.info(
+        { grpcPort, healthPort: health.port, node: config.nodeId, dataDir },
+        'journal listening',
+      );
       return { grpcPort, healthPort: health.port };
     },
 

@@ -3,7 +3,7 @@ import { connectNats, ensureStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
-import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
 import type { ChatServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
@@ -43,17 +43,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
-  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
-    handleUnary<Req, Res>(
-      async (req) => {
-        try {
-          return await fn(req);
-        } catch (err) {
-          throw toRpcError(err);
-        }
-      },
-      (err) => log.error({ err }, 'chat call failed'),
-    );
+  const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'chat call failed'));
 
   return {
     async listen() {

@@ -1,6 +1,6 @@
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
-import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
 import type { PlacementServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
@@ -27,17 +27,7 @@ export function buildPlacement(config: PlacementConfig, log: Logger): Placement 
   const server = new grpc.Server();
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
 
-  const wrap = <Req, Res>(fn: (req: Req) => Promise<Res>) =>
-    handleUnary<Req, Res>(
-      async (req) => {
-        try {
-          return await fn(req);
-        } catch (err) {
-          throw toRpcError(err);
-        }
-      },
-      (err) => log.error({ err }, 'placement call failed'),
-    );
+  const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'placement call failed'));
 
   return {
     async listen() {

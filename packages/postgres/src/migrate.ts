@@ -49,7 +49,10 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
 export async function migrate(pool: Pool, component: string, dir: string): Promise<number[]> {
   const migrations = await readMigrations(dir);
   const client: PoolClient = await pool.connect();
-  const lockKey = createHash('sha256').update(`tracechat.migrate.${component}`).digest().readInt32BE(0);
+  const lockKey = createHash('sha256')
+    .update(`tracechat.migrate.${component}`)
+    .digest()
+    .readInt32BE(0);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -96,16 +99,28 @@ export async function migrate(pool: Pool, component: string, dir: string): Promi
   }
 }
 
-/** Creates the database named in `url` when it does not exist (connecting to `postgres`). */
-export async function ensureDatabase(url: string): Promise<boolean> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new MigrationError(`unsupported database name "${name}"`);
+/** Runs `fn` with a connection to the server's `postgres` database and the target's name. */
+async function withAdmin<T>(
+  url: string,
+  fn: (client: Client, name: string) => Promise<T>,
+): Promise<T> {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name))
+    throw new MigrationError(`unsupported database name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
+    return await fn(client, name);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the database named in `url` when it does not exist (connecting to `postgres`). */
+export function ensureDatabase(url: string): Promise<boolean> {
+  return withAdmin(url, async (client, name) => {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount) return false;
     try {
@@ -116,23 +131,12 @@ export async function ensureDatabase(url: string): Promise<boolean> {
       return false;
     }
     return true;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** Drops a database (tests use one database each). */
 export async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new MigrationError(`unsupported database name "${name}"`);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await withAdmin(url, (client, name) =>
+    client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  );
 }

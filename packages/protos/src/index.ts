@@ -2,19 +2,31 @@ import * as grpc from '@grpc/grpc-js';
 
 export { grpc };
 export { LOADER_OPTIONS, tracechatV1 } from './definitions';
-export { RpcError, Status, bindServer, handleUnary, isServiceError, stopServer, unary } from './rpc';
+export {
+  RpcError,
+  Status,
+  bindServer,
+  handleUnary,
+  isServiceError,
+  stopServer,
+  unary,
+  unaryHandlers,
+} from './rpc';
 export type { AppendRequest, AppendRequest__Output } from './generated/tracechat/v1/AppendRequest';
 export type {
   AppendResponse,
   AppendResponse__Output,
 } from './generated/tracechat/v1/AppendResponse';
 export type { ChatMessage, ChatMessage__Output } from './generated/tracechat/v1/ChatMessage';
+export type { ChatServiceClient, ChatServiceHandlers } from './generated/tracechat/v1/ChatService';
 export type {
-  ChatServiceClient,
-  ChatServiceHandlers,
-} from './generated/tracechat/v1/ChatService';
-export type { DeliverRequest, DeliverRequest__Output } from './generated/tracechat/v1/DeliverRequest';
-export type { DeliverResponse, DeliverResponse__Output } from './generated/tracechat/v1/DeliverResponse';
+  DeliverRequest,
+  DeliverRequest__Output,
+} from './generated/tracechat/v1/DeliverRequest';
+export type {
+  DeliverResponse,
+  DeliverResponse__Output,
+} from './generated/tracechat/v1/DeliverResponse';
 export type {
   HeartbeatRequest,
   HeartbeatRequest__Output,
@@ -23,8 +35,14 @@ export type {
   HeartbeatResponse,
   HeartbeatResponse__Output,
 } from './generated/tracechat/v1/HeartbeatResponse';
-export type { HistoryRequest, HistoryRequest__Output } from './generated/tracechat/v1/HistoryRequest';
-export type { HistoryResponse, HistoryResponse__Output } from './generated/tracechat/v1/HistoryResponse';
+export type {
+  HistoryRequest,
+  HistoryRequest__Output,
+} from './generated/tracechat/v1/HistoryRequest';
+export type {
+  HistoryResponse,
+  HistoryResponse__Output,
+} from './generated/tracechat/v1/HistoryResponse';
 export type {
   JoinSessionRequest,
   JoinSessionRequest__Output,

@@ -85,6 +85,24 @@ export function handleUnary<Req, Res>(
   };
 }
 
+/**
+ * Makes handlers for one service: `wrap(fn)` is `handleUnary(fn)` with every error first passed
+ * through `mapError`, the service's one mapping from its domain errors to RpcError.
+ */
+export function unaryHandlers(
+  mapError: (err: unknown) => unknown,
+  onInternalError: (err: unknown) => void,
+): <Req, Res>(fn: (request: Req) => Promise<Res>) => grpc.handleUnaryCall<Req, Res> {
+  return <Req, Res>(fn: (request: Req) => Promise<Res>) =>
+    handleUnary<Req, Res>(async (request) => {
+      try {
+        return await fn(request);
+      } catch (err) {
+        throw mapError(err);
+      }
+    }, onInternalError);
+}
+
 /** Starts a grpc-js server on host:port and resolves with the port it got (0 picks one). */
 export function bindServer(server: grpc.Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
