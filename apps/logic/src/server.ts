@@ -12,7 +12,7 @@ import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import { WhitelistStore } from '@tracechat/presence';
 import type { LogicConfig } from './config';
 import { Dedupe } from './dedupe';
-import { toRpcError } from './errors';
+import { ChatError, toRpcError } from './errors';
 import { Membership } from './membership';
 import { MessagePublisher } from './publisher';
 import { ChatService } from './service';
@@ -43,7 +43,15 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
-  const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'chat call failed'));
+  const wrap = unaryHandlers(
+    (err) => {
+      // a dependency failing is the operator's business even though the caller only sees UNAVAILABLE
+      if (err instanceof ChatError && err.code === 'UNAVAILABLE')
+        log.error({ err }, 'chat call unavailable');
+      return toRpcError(err);
+    },
+    (err) => log.error({ err }, 'chat call failed'),
+  );
 
   return {
     async listen() {

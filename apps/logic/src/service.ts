@@ -16,6 +16,7 @@ import type { Dedupe } from './dedupe';
 import type { Membership } from './membership';
 import type { MessagePublisher } from './publisher';
 import type { JournalWriter } from './shards';
+import { SeqConflictError } from './store';
 import type { ChatStore, StoredMessage } from './store';
 import { checkClientMsgId, checkSessionId, checkText, checkUserId } from './validate';
 
@@ -98,16 +99,25 @@ export class ChatService {
             },
           },
           async (s) => {
-            const result = await store.save({
-              messageId,
-              sessionId,
-              seq,
-              shardId,
-              senderId: userId,
-              clientMsgId,
-              text: req.text,
-              sentAtMs,
-            });
+            const result = await store
+              .save({
+                messageId,
+                sessionId,
+                seq,
+                shardId,
+                senderId: userId,
+                clientMsgId,
+                text: req.text,
+                sentAtMs,
+              })
+              .catch((err: unknown) => {
+                if (err instanceof SeqConflictError) {
+                  throw new ChatError('UNAVAILABLE', 'message storage is inconsistent; try later', {
+                    cause: err,
+                  });
+                }
+                throw err;
+              });
             s.setAttribute('db.rows', result.duplicate ? 0 : 1);
             return result;
           },

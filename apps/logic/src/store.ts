@@ -1,5 +1,20 @@
 import type { Pool } from '@tracechat/postgres';
 
+/**
+ * The journal handed out a seq the session already has: the journal lost records the database
+ * still remembers (e.g. its data folder was wiped). Writing on would break the session's order.
+ */
+export class SeqConflictError extends Error {
+  override readonly name = 'SeqConflictError';
+  readonly code = 'SEQ_CONFLICT';
+  constructor(sessionId: string, seq: number, options?: { cause?: unknown }) {
+    super(
+      `seq ${seq} of session ${sessionId} is already taken: the journal is behind the database (journal data lost?)`,
+      options,
+    );
+  }
+}
+
 export interface StoredMessage {
   readonly messageId: string;
   readonly sessionId: string;
@@ -129,6 +144,10 @@ export class ChatStore {
       return { message: toMessage(existing.rows[0]!), duplicate: true };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      const pg = err as { code?: string; constraint?: string };
+      if (pg.code === '23505' && pg.constraint === 'messages_session_seq_key') {
+        throw new SeqConflictError(message.sessionId, message.seq, { cause: err });
+      }
       throw err;
     } finally {
       client.release();

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureDatabase } from '@tracechat/postgres';
@@ -78,7 +79,11 @@ export interface StackOptions {
   readonly natsSubjectPrefix?: string;
   readonly gatewayIds?: readonly [string, string];
   readonly logDir?: string;
-  /** Where journal nodes keep their shards (one folder per node). */
+  /**
+   * Where journal nodes keep their shards (one folder per node). Default: outside the checkout,
+   * `$XDG_DATA_HOME/tracechat/<database>` (`~/.local/share/…`), so it lives as long as the
+   * database whose rows point into it, whichever clone starts the stack.
+   */
   readonly dataDir?: string;
   readonly environment?: string;
   /** Extra env for every service (e.g. sampling settings), and per service. */
@@ -169,7 +174,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatewayIds = options.gatewayIds ?? (['gateway-1', 'gateway-2'] as const);
   const logDir = options.logDir ?? join(REPO_ROOT, '.stack', 'logs');
   mkdirSync(logDir, { recursive: true });
-  const dataDir = options.dataDir ?? join(REPO_ROOT, '.stack', 'data');
+  const dataDir =
+    options.dataDir ??
+    join(
+      process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'),
+      'tracechat',
+      decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || 'tracechat',
+    );
   mkdirSync(dataDir, { recursive: true });
   await ensureDatabase(databaseUrl);
 
