@@ -102,4 +102,19 @@ describe('delivery', () => {
     expect(await writer.request({ type: 'send', session: room, text: 'after leaving' })).toMatchObject({ code: 'FORBIDDEN' });
     expect(await writer.request({ type: 'leave', session: room })).toMatchObject({ code: 'NOT_FOUND' });
   });
+
+  it('closes connections with 1001 when a gateway shuts down, and that gateway’s users go offline', async () => {
+    const room = stack.session('shutdown');
+    const staying = await stack.connect(stack.user('staying'), 1);
+    const leaving = await stack.connect(stack.user('leaving'), 2);
+    await joinAll(room, staying, leaving);
+    await stack.stopService('gateway-2');
+    expect((await leaving.waitClosed()).code).toBe(1001);
+    const ack = await staying.request({ type: 'send', session: room, text: 'anyone there?' });
+    expect(ack.type).toBe('ack');
+    await stack.startService('gateway-2');
+    const back = await stack.connect(stack.user('leaving'), 2);
+    const later = await staying.request({ type: 'send', session: room, text: 'welcome back' });
+    expect(await back.waitFor(isMessage(later.message_id))).toMatchObject({ text: 'welcome back' });
+  });
 });

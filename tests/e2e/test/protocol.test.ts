@@ -47,6 +47,24 @@ describe('traceparent on frames', () => {
   });
 
   it.each([
+    ['header', false],
+    ['query parameter', true],
+  ])('makes the connect span a child of a traceparent given as a %s', async (_label, inQuery) => {
+    const traceId = inQuery ? '5bf92f3577b34da6a3ce929d0e0e4736' : '6bf92f3577b34da6a3ce929d0e0e4736';
+    const traceparent = `00-${traceId}-${CLIENT_SPAN}-01`;
+    const url = inQuery ? `${stack.gatewayUrls[0]}?traceparent=${traceparent}` : stack.gatewayUrls[0];
+    const c = await ChatClient.connect(url, { token: stack.token(user), headers: inQuery ? {} : { traceparent } });
+    await c.close();
+    const trace = await waitForTrace(stack.jaegerUrl, traceId, (t) =>
+      t.spans.some((s) => s.operationName === 'gateway.auth.authenticate'),
+    );
+    const v = viewTrace(trace);
+    const connect = v.one('gateway.ws.connect');
+    expect(connect.references).toEqual([expect.objectContaining({ traceID: traceId, spanID: CLIENT_SPAN })]);
+    expect(v.parent(v.one('gateway.auth.authenticate'))).toBe(connect);
+  });
+
+  it.each([
     ['bad version', `ff-${CLIENT_TRACE}-${CLIENT_SPAN}-01`],
     ['all-zero trace id', `00-${'0'.repeat(32)}-${CLIENT_SPAN}-01`],
     ['all-zero span id', `00-${CLIENT_TRACE}-${'0'.repeat(16)}-01`],
