@@ -44,7 +44,10 @@ describe('createLogger', () => {
   it('never writes message text, tokens or secrets', () => {
     const out = capture();
     const log = createLogger({ name: 'test', destination: out.stream });
-    log.info({ frame: { text: 'hello secret words', token: 'eyJabc' }, authorization: 'Bearer x' }, 'frame');
+    log.info(
+      { frame: { text: 'hello secret words', token: 'eyJabc' }, authorization: 'Bearer x' },
+      'frame',
+    );
     const raw = JSON.stringify(out.lines());
     expect(raw).not.toContain('hello secret words');
     expect(raw).not.toContain('eyJabc');

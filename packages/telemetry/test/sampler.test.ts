@@ -10,7 +10,8 @@ function config(overrides: Partial<SamplingConfig> = {}): SamplingConfig {
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 
 function decide(sampler: ChatSampler, attributes: Record<string, unknown>, ctx = ROOT_CONTEXT) {
-  return sampler.shouldSample(ctx, TRACE, 'span', SpanKind.INTERNAL, attributes as never, []).decision;
+  return sampler.shouldSample(ctx, TRACE, 'span', SpanKind.INTERNAL, attributes as never, [])
+    .decision;
 }
 
 describe('ChatSampler', () => {
@@ -29,7 +30,9 @@ describe('ChatSampler', () => {
       isRemote: true,
     });
     const sampler = new ChatSampler(config());
-    expect(decide(sampler, { 'chat.debug': true }, parent)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decide(sampler, { 'chat.debug': true }, parent)).toBe(
+      SamplingDecision.RECORD_AND_SAMPLED,
+    );
     expect(decide(sampler, {}, parent)).toBe(SamplingDecision.NOT_RECORD);
   });
 
@@ -38,7 +41,9 @@ describe('ChatSampler', () => {
     expect(decide(sampler, { 'chat.user.id': 'alice' })).toBe(SamplingDecision.RECORD_AND_SAMPLED);
     expect(decide(sampler, { 'chat.session.id': 'room' })).toBe(SamplingDecision.NOT_RECORD);
     sampler.setWhitelist({ users: new Set(), sessions: new Set(['room']) });
-    expect(decide(sampler, { 'chat.session.id': 'room' })).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decide(sampler, { 'chat.session.id': 'room' })).toBe(
+      SamplingDecision.RECORD_AND_SAMPLED,
+    );
   });
 
   it('honours per-event switches for new traces', () => {
