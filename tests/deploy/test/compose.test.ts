@@ -1,0 +1,370 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import Ajv from 'ajv';
+import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
+import { configEnvNames, listenPorts, loadCollectorConfig } from './collector-config';
+import {
+  hostPort,
+  interpolate,
+  jaegerValidate,
+  mapStrings,
+  parseYaml,
+  readText,
+  readYaml,
+  repoPath,
+  sharedFile,
+} from './repo';
+import { defaultsToLoopback, dialVariables, listeners, loadServiceEnv } from './service-config';
+
+type Service = Record<string, any>;
+
+/** docker-compose.yml as compose sees it: merge keys resolved, variables interpolated from `env`. */
+function loadCompose(env: Record<string, string> = {}): {
+  services: Record<string, Service>;
+  [k: string]: any;
+} {
+  return mapStrings(parseYaml(readText('docker-compose.yml')), (s) => interpolate(s, env));
+}
+
+const compose = loadCompose();
+const services = compose.services;
+
+/** Services built from the Dockerfile, with the app each one runs. */
+const tracechat = Object.entries(services)
+  .filter(([, s]) => s.build?.args?.SERVICE)
+  .map(([name, s]) => [name, s.build.args.SERVICE as string] as const);
+
+function environment(service: Service): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry: string) => [entry.split('=')[0], entry.split('=').slice(1).join('=')]),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v ?? '')]));
+}
+
+function publishedTargets(service: Service): number[] {
+  return (service.ports ?? []).map((p: string | { target: number }) =>
+    typeof p === 'object' ? Number(p.target) : Number(String(p).split('/')[0]!.split(':').pop()),
+  );
+}
+
+/** Host paths of bind mounts, and the container path each is mounted at. */
+function bindMounts(service: Service): { host: string; container: string }[] {
+  return (service.volumes ?? [])
+    .map((v: string | { type: string; source: string; target: string }) => {
+      if (typeof v === 'object')
+        return v.type === 'bind' ? { host: v.source, container: v.target } : undefined;
+      const [host, container] = v.split(':');
+      return host!.startsWith('.') || host!.startsWith('/')
+        ? { host: host!, container: container! }
+        : undefined;
+    })
+    .filter(Boolean);
+}
+
+/** The repository file behind a path inside the container, through the service's bind mounts. */
+function hostFile(service: Service, containerPath: string): string {
+  for (const { host, container } of bindMounts(service)) {
+    if (containerPath === container || containerPath.startsWith(`${container}/`)) {
+      return repoPath(host, posix.relative(container, containerPath));
+    }
+  }
+  throw new Error(`${containerPath} is not mounted from the repository`);
+}
+
+/** `--config X` and `--config=X` arguments of a collector or Jaeger command. */
+function configArgs(command: string[]): string[] {
+  return command.flatMap((arg, i) =>
+    arg.startsWith('--config=')
+      ? [arg.slice('--config='.length)]
+      : arg === '--config'
+        ? [command[i + 1]!]
+        : [],
+  );
+}
+
+/** Where a health check calls: the port and path of its URL or of the image's probe script. */
+function healthTarget(service: Service): { port: number; path: string } {
+  const test: string[] = service.healthcheck?.test ?? [];
+  const probe = test.findIndex((t) => t.endsWith('/probe.js'));
+  if (probe >= 0) return { port: Number(test[probe + 1]), path: test[probe + 2] ?? '/readyz' };
+  const url = test.find((t) => /^https?:\/\//.test(t));
+  if (!url) throw new Error(`health check ${JSON.stringify(test)} calls no URL`);
+  const parsed = new URL(url);
+  return { port: Number(parsed.port), path: parsed.pathname };
+}
+
+// Ports these images listen on by default; the collector, Jaeger and Tempo are read from their configs.
+const IMAGE_PORTS: Record<string, number[]> = {
+  postgres: [5432],
+  redis: [6379],
+  nats: [4222, 8222],
+  prometheus: [9090],
+  grafana: [3000],
+};
+
+function collectorConfigFiles(name: string): string[] {
+  const service = services[name]!;
+  return configArgs(service.command).map((c) => hostFile(service, c));
+}
+
+/** Every port a compose service listens on, from its code's config, its own config or its image. */
+function servicePorts(name: string): Set<number> {
+  const service = services[name];
+  if (!service) throw new Error(`no compose service "${name}"`);
+  const app = service.build?.args?.SERVICE;
+  if (app) return new Set(listeners(loadServiceEnv(app), environment(service)).map((l) => l.port));
+  if (name === 'jaeger' || name === 'otel-collector') {
+    return listenPorts(loadCollectorConfig(collectorConfigFiles(name), environment(service)));
+  }
+  if (name === 'tempo') {
+    const tempo = readYaml('deploy/observability/tempo.yaml');
+    return new Set([
+      Number(tempo.server.http_listen_port),
+      hostPort(tempo.distributor.receivers.otlp.protocols.grpc.endpoint).port,
+    ]);
+  }
+  if (IMAGE_PORTS[name]) return new Set(IMAGE_PORTS[name]);
+  throw new Error(`no known ports for compose service "${name}"`);
+}
+
+describe('docker-compose.yml: the Compose Specification', () => {
+  const schema = JSON.parse(readFileSync(sharedFile('compose-spec.json'), 'utf8'));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  // the schema names draft-07 by its https address; ajv knows it by the http one
+  if (schema.$schema !== draft07.$id) ajv.addMetaSchema({ ...draft07, $id: schema.$schema });
+  const validate = ajv.compile(schema);
+
+  it('validates against the schema', () => {
+    const ok = validate(compose);
+    expect(ajv.errorsText(validate.errors, { separator: '\n' })).toBe('No errors');
+    expect(ok).toBe(true);
+  });
+
+  it('rejects a misspelled depends_on condition (so the check above can fail)', () => {
+    const broken = loadCompose();
+    broken.services.logic.depends_on.postgres.condition = 'service_healty';
+    expect(validate(broken)).toBe(false);
+    expect(ajv.errorsText(validate.errors)).toMatch(/must be equal to one of the allowed values/);
+  });
+
+  it('builds every service in apps/ from the Dockerfile', () => {
+    const apps = new Set(tracechat.map(([, app]) => app));
+    const expected = readdirSync(repoPath('apps')).filter((a) =>
+      existsSync(repoPath('apps', a, 'src', 'main.ts')),
+    );
+    expect([...apps].sort()).toEqual(expected.sort());
+    for (const [, app] of tracechat) expect(existsSync(repoPath('apps', app))).toBe(true);
+    for (const [name] of tracechat) expect(services[name]!.build.context).toBe('.');
+  });
+});
+
+describe.each(tracechat)('docker compose service %s (apps/%s)', (name, app) => {
+  const service = services[name]!;
+  const env = environment(service);
+
+  it('sets only variables its config.ts (or the telemetry package) reads', () => {
+    const contract = loadServiceEnv(app);
+    expect(Object.keys(env).filter((key) => !contract.reads(key))).toEqual([]);
+  });
+
+  it('listens on 0.0.0.0, publishes and probes ports it listens on', () => {
+    const own = listeners(loadServiceEnv(app), env);
+    expect(own.filter((l) => l.host !== '0.0.0.0').map((l) => `${l.env} binds ${l.host}`)).toEqual(
+      [],
+    );
+    const ports = own.map((l) => l.port);
+    expect(publishedTargets(service).filter((p) => !ports.includes(p))).toEqual([]);
+    const health = healthTarget(service);
+    expect(own.filter((l) => l.protocol === 'http').map((l) => l.port)).toContain(health.port);
+    expect(['/healthz', '/readyz']).toContain(health.path);
+  });
+
+  it('advertises its own compose name and gRPC port', () => {
+    const grpc = listeners(loadServiceEnv(app), env).filter((l) => l.protocol === 'grpc');
+    for (const key of Object.keys(env).filter((k) => k.endsWith('_ADVERTISE_ADDRESS'))) {
+      const advertised = hostPort(env[key]!);
+      expect(`${key}=${advertised.host}`).toBe(`${key}=${name}`);
+      expect(grpc.map((l) => l.port)).toContain(advertised.port);
+    }
+  });
+
+  it('reaches every dependency by a service name and port that exist, once it is healthy', () => {
+    const contract = loadServiceEnv(app);
+    for (const variable of dialVariables(contract)) {
+      if (!(variable in env)) {
+        // unset is fine only where the default does not mean "this container"
+        expect(`${variable} unset: ${defaultsToLoopback(contract, variable)}`).toBe(
+          `${variable} unset: false`,
+        );
+        continue;
+      }
+      const { host, port } = hostPort(env[variable]!);
+      expect(Object.keys(services)).toContain(host);
+      expect([...servicePorts(host)]).toContain(port);
+      expect(`${variable} → ${host}: ${service.depends_on?.[host]?.condition}`).toBe(
+        `${variable} → ${host}: service_healthy`,
+      );
+    }
+  });
+});
+
+describe('docker-compose.yml: the rest of the stack', () => {
+  it('waits only on dependencies that have a health check', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [dep, spec] of Object.entries<any>(service.depends_on ?? {})) {
+        expect(Object.keys(services)).toContain(dep);
+        if (spec.condition === 'service_healthy') {
+          expect(`${name} waits on ${dep}: ${Boolean(services[dep]!.healthcheck?.test)}`).toBe(
+            `${name} waits on ${dep}: true`,
+          );
+        }
+        // a service outside a profile cannot wait on one inside it
+        if (!service.profiles)
+          expect(`${name} → ${dep} profiles: ${services[dep]!.profiles}`).toBe(
+            `${name} → ${dep} profiles: undefined`,
+          );
+      }
+    }
+  });
+
+  it('health checks and published ports of the other services use ports they listen on', () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build) continue;
+      const ports = [...servicePorts(name)];
+      expect(publishedTargets(service).filter((p) => !ports.includes(p))).toEqual([]);
+      if ((service.healthcheck?.test ?? []).some((t: string) => /^https?:\/\//.test(t))) {
+        expect(`${name}: ${ports.includes(healthTarget(service).port)}`).toBe(`${name}: true`);
+      }
+    }
+  });
+
+  it('mounts only files and folders that exist in the repository', () => {
+    const mounts = Object.values(services).flatMap(bindMounts);
+    expect(mounts.length).toBeGreaterThan(0);
+    expect(mounts.filter((m) => !existsSync(repoPath(m.host))).map((m) => m.host)).toEqual([]);
+  });
+
+  it('keeps data in named volumes: postgres, nats and each journal node', () => {
+    const named = (service: Service) =>
+      (service.volumes ?? [])
+        .filter((v: unknown) => typeof v === 'string' && !/^[./]/.test(v))
+        .map((v: string) => v.split(':')[0]);
+    expect(named(services.postgres!)).toHaveLength(1);
+    expect(named(services.nats!)).toHaveLength(1);
+    const journals = tracechat
+      .filter(([, app]) => app === 'journal')
+      .map(([name]) => named(services[name]!)[0]);
+    expect(journals.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(journals).size).toBe(journals.length);
+    for (const volume of [...journals, ...named(services.postgres!), ...named(services.nats!)]) {
+      expect(Object.keys(compose.volumes)).toContain(volume);
+    }
+  });
+
+  it('gives Jaeger and the collector only variables their configs read', () => {
+    for (const name of ['jaeger', 'otel-collector']) {
+      const service = services[name]!;
+      const mounted = bindMounts(service).flatMap(({ host }) => {
+        const path = repoPath(host);
+        return path.endsWith('.yaml') ? [path] : readdirSync(path).map((f) => join(path, f));
+      });
+      const read = configEnvNames(mounted);
+      expect(Object.keys(environment(service)).filter((k) => !read.has(k))).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['jaeger', {}],
+    ['otel-collector', {}],
+    ['otel-collector', { COLLECTOR_OVERLAY: 'collector-tempo.yaml' }],
+  ])(
+    '%s runs configs that pass jaeger validate (%j)',
+    async (name, vars) => {
+      const service = loadCompose(vars).services[name]!;
+      const files = configArgs(service.command).map((c) => hostFile(service, c));
+      expect(files.length).toBeGreaterThan(0);
+      const result = await jaegerValidate(files, environment(service));
+      expect(result.output).not.toMatch(/error/i);
+      expect(result.ok).toBe(true);
+    },
+    120_000,
+  );
+
+  it('jaeger validate refuses an overlay naming an exporter that does not exist (so the check above can fail)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'overlay-'));
+    try {
+      const overlay = join(dir, 'overlay.yaml');
+      await writeFile(
+        overlay,
+        readText('deploy/collector/collector-tempo.yaml').replace(
+          '[otlp/jaeger, otlp/tempo]',
+          '[otlp/jaeger, otlp/tempoo]',
+        ),
+      );
+      const result = await jaegerValidate([repoPath('deploy/collector/collector.yaml'), overlay]);
+      expect(result.ok).toBe(false);
+      expect(result.output).toMatch(/otlp\/tempoo/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('the collector sends kept traces to a port Jaeger listens on, once Jaeger is healthy', () => {
+    const collector = services['otel-collector']!;
+    const config = loadCollectorConfig(
+      collectorConfigFiles('otel-collector'),
+      environment(collector),
+    );
+    const target = hostPort(config.exporters['otlp/jaeger'].endpoint);
+    expect(target.host).toBe('jaeger');
+    expect([...servicePorts('jaeger')]).toContain(target.port);
+    expect(collector.depends_on.jaeger.condition).toBe('service_healthy');
+  });
+
+  it('the tempo profile: Tempo only with the profile, and the overlay sends to its OTLP port', () => {
+    expect(services.tempo!.profiles).toEqual(['tempo']);
+    const overlay = loadCollectorConfig(
+      [
+        repoPath('deploy/collector/collector.yaml'),
+        repoPath('deploy/collector/collector-tempo.yaml'),
+      ],
+      environment(services['otel-collector']!),
+    );
+    const target = hostPort(overlay.exporters['otlp/tempo'].endpoint);
+    expect(target.host).toBe('tempo');
+    expect([...servicePorts('tempo')]).toContain(target.port);
+    expect(overlay.service.pipelines['traces/sampled'].exporters).toEqual([
+      'otlp/jaeger',
+      'otlp/tempo',
+    ]);
+  });
+
+  it('Prometheus scrapes and Grafana queries services on ports they listen on', () => {
+    const prometheus = readYaml('deploy/prometheus/prometheus.yml');
+    const targets: string[] = prometheus.scrape_configs.flatMap((job: any) =>
+      job.static_configs.flatMap((c: any) => c.targets),
+    );
+    const datasources = readdirSync(repoPath('deploy/grafana/provisioning/datasources')).flatMap(
+      (f) =>
+        readYaml(`deploy/grafana/provisioning/datasources/${f}`).datasources.map(
+          (d: any) => d.url as string,
+        ),
+    );
+    for (const address of [...targets, ...datasources]) {
+      const { host, port } = hostPort(address);
+      const name = host === 'localhost' ? 'prometheus' : host;
+      expect(`${address}: ${[...servicePorts(name)].includes(port)}`).toBe(`${address}: true`);
+    }
+    for (const [container, file] of bindMounts(services.prometheus!).map(
+      (m) => [m.container, m.host] as const,
+    )) {
+      expect(existsSync(repoPath(file))).toBe(true);
+      expect(container.startsWith('/etc/prometheus/')).toBe(true);
+    }
+  });
+});

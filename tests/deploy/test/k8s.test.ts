@@ -1,0 +1,496 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, posix } from 'node:path';
+import {
+  componentType,
+  configEnvNames,
+  listenPorts,
+  loadCollectorConfig,
+  pipelines,
+} from './collector-config';
+import {
+  hostPort,
+  jaegerValidate,
+  readText,
+  readYaml,
+  readYamlDocuments,
+  repoPath,
+  tryRun,
+} from './repo';
+import { defaultsToLoopback, dialVariables, listeners, loadServiceEnv } from './service-config';
+
+const K8S = 'deploy/k8s';
+const kustomization = readYaml(`${K8S}/kustomization.yaml`);
+const manifests: any[] = (kustomization.resources as string[]).flatMap((file) =>
+  readYamlDocuments(`${K8S}/${file}`).map((doc) => ({ ...doc, file })),
+);
+
+const byKind = (kind: string) => manifests.filter((m) => m.kind === kind);
+const workloads = manifests.filter((m) =>
+  ['Deployment', 'StatefulSet', 'DaemonSet'].includes(m.kind),
+);
+const services = byKind('Service');
+
+/** ConfigMaps: the manifests' and the ones kustomize generates from files (key = file name). */
+const configMaps = new Map<string, { data: Record<string, string>; files: Record<string, string> }>(
+  [
+    ...byKind('ConfigMap').map(
+      (m) => [m.metadata.name, { data: m.data ?? {}, files: {} }] as const,
+    ),
+    ...(kustomization.configMapGenerator ?? []).map(
+      (g: { name: string; files: string[] }) =>
+        [
+          g.name,
+          {
+            data: {},
+            files: Object.fromEntries(g.files.map((f) => [basename(f), repoPath(K8S, f)])),
+          },
+        ] as const,
+    ),
+  ],
+);
+const secrets = new Map<string, Record<string, string>>(
+  byKind('Secret').map((s) => [s.metadata.name, { ...s.stringData, ...s.data }]),
+);
+
+// Postgres, Redis and NATS come from outside these manifests (README.md): their usual ports.
+const EXTERNAL: Record<string, number> = { postgres: 5432, redis: 6379, nats: 4222 };
+
+function podSpec(workload: any): any {
+  return workload.spec.template.spec;
+}
+
+function containerPorts(workload: any): Map<string, number> {
+  return new Map(
+    podSpec(workload).containers.flatMap((c: any) =>
+      (c.ports ?? []).map((p: any) => [p.name ?? String(p.containerPort), Number(p.containerPort)]),
+    ),
+  );
+}
+
+/** A pod name as the workload gives it: `<name>-0` for a StatefulSet, a generated suffix otherwise. */
+function podName(workload: any): string {
+  return workload.kind === 'StatefulSet'
+    ? `${workload.metadata.name}-0`
+    : `${workload.metadata.name}-7d9f8-x2k4p`;
+}
+
+const FIELD_VALUES = (workload: any): Record<string, string> => ({
+  'metadata.name': podName(workload),
+  'metadata.namespace': kustomization.namespace,
+  'status.podIP': '10.42.0.17',
+});
+
+interface ResolvedEnv {
+  /** Every variable the container gets, resolved as the kubelet would. */
+  readonly values: Record<string, string>;
+  /** The value as written, before $(VAR) expansion. */
+  readonly raw: Record<string, any>;
+  /** References to ConfigMaps and Secrets that do not exist. */
+  readonly missing: string[];
+}
+
+function resolveEnv(workload: any, container: any): ResolvedEnv {
+  const values: Record<string, string> = {};
+  const raw: Record<string, any> = {};
+  const missing: string[] = [];
+  for (const from of container.envFrom ?? []) {
+    const name = from.configMapRef?.name ?? from.secretRef?.name;
+    const source = from.configMapRef ? configMaps.get(name)?.data : secrets.get(name);
+    if (!source) missing.push(`envFrom ${name}`);
+    for (const [k, v] of Object.entries(source ?? {})) values[k] = raw[k] = String(v);
+  }
+  for (const entry of container.env ?? []) {
+    raw[entry.name] = entry.value ?? entry.valueFrom;
+    let value: string | undefined;
+    if (entry.value !== undefined) {
+      value = String(entry.value).replace(
+        /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
+        (m, v: string) => values[v] ?? m,
+      );
+    } else if (entry.valueFrom?.fieldRef) {
+      value = FIELD_VALUES(workload)[entry.valueFrom.fieldRef.fieldPath];
+    } else if (entry.valueFrom?.configMapKeyRef) {
+      const { name, key } = entry.valueFrom.configMapKeyRef;
+      value = configMaps.get(name)?.data[key];
+      if (value === undefined) missing.push(`ConfigMap ${name} key ${key}`);
+    } else if (entry.valueFrom?.secretKeyRef) {
+      const { name, key } = entry.valueFrom.secretKeyRef;
+      value = secrets.get(name)?.[key];
+      if (value === undefined) missing.push(`Secret ${name} key ${key}`);
+    }
+    if (value === undefined) missing.push(`${entry.name}: no value`);
+    else values[entry.name] = value;
+  }
+  return { values, raw, missing };
+}
+
+/** Variables named in another variable's value as $(NAME): helpers for the kubelet's expansion. */
+function expansionHelpers(container: any): Set<string> {
+  return new Set(
+    (container.env ?? []).flatMap((e: any) =>
+      e.value
+        ? [...String(e.value).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)].map((m) => m[1]!)
+        : [],
+    ),
+  );
+}
+
+function selects(service: any, workload: any): boolean {
+  const selector = service.spec.selector ?? {};
+  const labels = workload.spec.template.metadata.labels ?? {};
+  return (
+    Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v)
+  );
+}
+
+/** The container port behind a Service port, or undefined when its pods do not declare it. */
+function targetOf(service: any, port: any): number | undefined {
+  const pods = workloads.filter((w) => selects(service, w));
+  const target = port.targetPort ?? port.port;
+  for (const pod of pods) {
+    const ports = containerPorts(pod);
+    const number = typeof target === 'number' ? target : ports.get(target);
+    if (number !== undefined && [...ports.values()].includes(number)) return number;
+  }
+  return undefined;
+}
+
+/** Files a container loads through `--config`, as paths in this repository. */
+function mountedConfigFiles(workload: any, container: any): string[] {
+  const args: string[] = container.args ?? [];
+  const paths = args.flatMap((a, i) =>
+    a.startsWith('--config=')
+      ? [a.slice('--config='.length)]
+      : a === '--config'
+        ? [args[i + 1]!]
+        : [],
+  );
+  return paths.map((path) => {
+    const mount = (container.volumeMounts ?? []).find((m: any) =>
+      path.startsWith(`${m.mountPath}/`),
+    );
+    if (!mount) throw new Error(`${path} is not under a volume mount`);
+    const volume = podSpec(workload).volumes.find((v: any) => v.name === mount.name);
+    const files = configMaps.get(volume?.configMap?.name)?.files ?? {};
+    const file = files[posix.relative(mount.mountPath, path)];
+    if (!file) throw new Error(`${path}: ConfigMap ${volume?.configMap?.name} has no such file`);
+    return file;
+  });
+}
+
+const tracechat = workloads.flatMap((w) =>
+  podSpec(w)
+    .containers.filter((c: any) => /^tracechat\//.test(c.image))
+    .map(
+      (c: any) =>
+        [
+          w.metadata.name as string,
+          (c.image as string).split('/')[1]!.split(':')[0]!,
+          w,
+          c,
+        ] as const,
+    ),
+);
+
+describe('deploy/k8s manifests', () => {
+  it('every manifest parses and has apiVersion, kind and metadata.name', () => {
+    expect(manifests.length).toBeGreaterThan(10);
+    for (const m of manifests) {
+      expect(`${m.file}: ${typeof m.apiVersion}/${typeof m.kind}/${typeof m.metadata?.name}`).toBe(
+        `${m.file}: string/string/string`,
+      );
+    }
+  });
+
+  it('kustomization.yaml lists every manifest, and every file it generates from exists', () => {
+    const yamlFiles = readdirSync(repoPath(K8S)).filter(
+      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+    );
+    expect([...kustomization.resources].sort()).toEqual(yamlFiles.sort());
+    for (const { files } of configMaps.values()) {
+      for (const path of Object.values(files)) expect(existsSync(path)).toBe(true);
+    }
+  });
+
+  it('runs every service in apps/', () => {
+    const apps = readdirSync(repoPath('apps')).filter((a) =>
+      existsSync(repoPath('apps', a, 'src', 'main.ts')),
+    );
+    expect([...new Set(tracechat.map(([, app]) => app))].sort()).toEqual(apps.sort());
+  });
+
+  it('every Service selects pods that declare its target ports', () => {
+    for (const service of services) {
+      expect(`${service.metadata.name}: ${workloads.some((w) => selects(service, w))}`).toBe(
+        `${service.metadata.name}: true`,
+      );
+      for (const port of service.spec.ports) {
+        expect(
+          `${service.metadata.name}:${port.port} → ${targetOf(service, port) !== undefined}`,
+        ).toBe(`${service.metadata.name}:${port.port} → true`);
+      }
+    }
+  });
+
+  it('every ConfigMap, Secret and key referenced exists', () => {
+    for (const workload of workloads) {
+      for (const container of podSpec(workload).containers) {
+        expect(resolveEnv(workload, container).missing).toEqual([]);
+      }
+      for (const volume of podSpec(workload).volumes ?? []) {
+        if (volume.configMap) expect(configMaps.has(volume.configMap.name)).toBe(true);
+      }
+    }
+  });
+
+  it('Jaeger and the collectors get only variables their configs read, and declare ports they listen on', () => {
+    for (const workload of workloads) {
+      for (const container of podSpec(workload).containers.filter(
+        (c: any) => !/^tracechat\//.test(c.image),
+      )) {
+        const files = mountedConfigFiles(workload, container);
+        const read = configEnvNames(files);
+        const { values } = resolveEnv(workload, container);
+        expect(Object.keys(values).filter((k) => !read.has(k))).toEqual([]);
+        const listening = listenPorts(loadCollectorConfig(files, values));
+        const declared = [...containerPorts(workload).values()];
+        expect(`${workload.metadata.name}: ${declared.filter((p) => !listening.has(p))}`).toBe(
+          `${workload.metadata.name}: `,
+        );
+      }
+    }
+  });
+
+  it('kustomize renders the whole set', async () => {
+    const kubectl = await tryRun('kubectl', ['version', '--client']);
+    if (!kubectl.ok) {
+      // kubectl is optional on a developer's machine; the checks above do not need it
+      console.warn('kubectl not found: kustomize rendering not checked');
+      return;
+    }
+    const rendered = await tryRun('kubectl', ['kustomize', repoPath(K8S)]);
+    expect(rendered.output).toMatch(/kind: StatefulSet/);
+    expect(rendered.ok).toBe(true);
+  }, 60_000);
+});
+
+describe.each(tracechat)('Kubernetes workload %s (apps/%s)', (_name, app, workload, container) => {
+  const env = resolveEnv(workload, container);
+
+  it('sets only variables its config.ts reads, plus helpers it expands into them', () => {
+    const contract = loadServiceEnv(app);
+    const helpers = expansionHelpers(container);
+    expect(Object.keys(env.values).filter((k) => !contract.reads(k) && !helpers.has(k))).toEqual(
+      [],
+    );
+  });
+
+  it('declares exactly the ports its env makes it listen on, on 0.0.0.0, and probes its health port', () => {
+    const own = listeners(loadServiceEnv(app), env.values);
+    expect(own.filter((l) => l.host !== '0.0.0.0').map((l) => l.env)).toEqual([]);
+    expect([...containerPorts(workload).values()].sort()).toEqual(own.map((l) => l.port).sort());
+    const http = own.filter((l) => l.protocol === 'http').map((l) => l.port);
+    for (const [probe, path] of [
+      ['readinessProbe', '/readyz'],
+      ['livenessProbe', '/healthz'],
+    ] as const) {
+      const get = container[probe]?.httpGet;
+      expect(get?.path).toBe(path);
+      const port = typeof get.port === 'number' ? get.port : containerPorts(workload).get(get.port);
+      expect(http).toContain(port);
+    }
+  });
+
+  it('dials Services that exist on ports that reach a pod, or the external databases', () => {
+    const contract = loadServiceEnv(app);
+    for (const variable of dialVariables(contract)) {
+      const value = env.values[variable];
+      if (value === undefined) {
+        expect(`${variable} unset: ${defaultsToLoopback(contract, variable)}`).toBe(
+          `${variable} unset: false`,
+        );
+        continue;
+      }
+      const { host, port } = hostPort(value);
+      if (host in EXTERNAL) {
+        expect(port).toBe(EXTERNAL[host]);
+        continue;
+      }
+      const service = services.find((s) => s.metadata.name === host);
+      expect(`${variable} → ${host}: ${Boolean(service)}`).toBe(`${variable} → ${host}: true`);
+      const servicePort = service.spec.ports.find((p: any) => p.port === port);
+      expect(
+        `${variable} → ${host}:${port} reaches a pod: ${servicePort !== undefined && targetOf(service, servicePort) !== undefined}`,
+      ).toBe(`${variable} → ${host}:${port} reaches a pod: true`);
+    }
+  });
+
+  it('gives each replica its own identity and an address that reaches that very pod', () => {
+    const grpc = listeners(loadServiceEnv(app), env.values).filter((l) => l.protocol === 'grpc');
+    const fromPodName = (variable: string) =>
+      container.env.find((e: any) => e.name === variable)?.valueFrom?.fieldRef?.fieldPath ===
+      'metadata.name';
+    expect(fromPodName('SERVICE_INSTANCE_ID')).toBe(true);
+    for (const variable of ['GATEWAY_ID', 'JOURNAL_NODE_ID']) {
+      if (loadServiceEnv(app).names.has(variable))
+        expect(`${variable}: ${fromPodName(variable)}`).toBe(`${variable}: true`);
+    }
+    for (const variable of Object.keys(env.values).filter((k) =>
+      k.endsWith('_ADVERTISE_ADDRESS'),
+    )) {
+      const { host, port } = hostPort(env.values[variable]!);
+      expect(grpc.map((l) => l.port)).toContain(port);
+      if (workload.kind === 'StatefulSet') {
+        // <pod>.<governing headless Service>: stable across restarts, one per pod
+        const governing = services.find((s) => s.metadata.name === workload.spec.serviceName);
+        expect(governing?.spec.clusterIP).toBe('None');
+        expect(host).toBe(`${podName(workload)}.${workload.spec.serviceName}`);
+        expect(workload.spec.volumeClaimTemplates?.length).toBeGreaterThan(0);
+      } else {
+        expect(`${variable} host: ${host}`).toBe(
+          `${variable} host: ${FIELD_VALUES(workload)['status.podIP']}`,
+        );
+      }
+    }
+  });
+});
+
+describe('the two collector tiers', () => {
+  const router = workloads.find((w) => w.metadata.name === 'otel-collector')!;
+  const sampler = workloads.find((w) => w.metadata.name === 'otel-collector-sampler')!;
+  const routerContainer = podSpec(router).containers[0];
+  const samplerContainer = podSpec(sampler).containers[0];
+  const samplerConfig = () =>
+    loadCollectorConfig(
+      mountedConfigFiles(sampler, samplerContainer),
+      resolveEnv(sampler, samplerContainer).values,
+    );
+
+  /**
+   * Tier 1 runs otelcol-contrib, whose loadbalancing exporter and health_check extension Jaeger's
+   * build lacks, so `jaeger validate` cannot check it. This structural check stands in: components
+   * are of known types, every pipeline uses defined ones, and traces are routed by trace id over
+   * DNS (a port given as a string, as the contrib exporter requires) to the headless Service of
+   * the sampler pods, on their OTLP port.
+   */
+  function routerProblems(config: any): string[] {
+    const problems: string[] = [];
+    const known: Record<string, string[]> = {
+      receivers: ['otlp'],
+      processors: ['memory_limiter', 'batch'],
+      exporters: ['loadbalancing', 'otlp', 'debug'],
+      extensions: ['health_check'],
+    };
+    for (const [section, types] of Object.entries(known)) {
+      for (const id of Object.keys(config[section] ?? {})) {
+        if (!types.includes(componentType(id))) problems.push(`${section}: unknown type ${id}`);
+      }
+    }
+    for (const [id, pipeline] of Object.entries<any>(config.service?.pipelines ?? {})) {
+      for (const section of ['receivers', 'processors', 'exporters']) {
+        for (const ref of pipeline[section] ?? []) {
+          if (!(ref in (config[section] ?? {})))
+            problems.push(`pipeline ${id}: ${section} ${ref} is not defined`);
+        }
+      }
+    }
+    for (const ext of config.service?.extensions ?? []) {
+      if (!(ext in (config.extensions ?? {}))) problems.push(`extension ${ext} is not defined`);
+    }
+    const traces = pipelines(config, 'traces');
+    if (traces.length === 0) problems.push('no traces pipeline');
+    const samplerPorts = [...containerPorts(sampler).values()];
+    const samplerOtlp = hostPort(samplerConfig().receivers.otlp.protocols.grpc.endpoint).port;
+    for (const pipeline of traces) {
+      for (const id of pipeline.exporters ?? []) {
+        const exporter = config.exporters?.[id];
+        if (componentType(id) !== 'loadbalancing') {
+          problems.push(`traces go to ${id}, not through a loadbalancing exporter`);
+          continue;
+        }
+        if (exporter?.routing_key !== 'traceID')
+          problems.push(`${id}: routing_key is ${exporter?.routing_key}, not traceID`);
+        const dns = exporter?.resolver?.dns;
+        if (!dns) {
+          problems.push(`${id}: no dns resolver`);
+          continue;
+        }
+        if (typeof dns.port !== 'string')
+          problems.push(`${id}: resolver.dns.port must be a string`);
+        const headless = services.find((s) => s.metadata.name === dns.hostname.split('.')[0]);
+        if (!headless) problems.push(`${id}: no Service ${dns.hostname}`);
+        else if (headless.spec.clusterIP !== 'None')
+          problems.push(`${id}: Service ${dns.hostname} is not headless`);
+        else if (!selects(headless, sampler))
+          problems.push(`${id}: Service ${dns.hostname} does not select the sampler pods`);
+        if (Number(dns.port) !== samplerOtlp || !samplerPorts.includes(Number(dns.port))) {
+          problems.push(`${id}: port ${dns.port} is not the samplers' OTLP port ${samplerOtlp}`);
+        }
+      }
+    }
+    return problems;
+  }
+
+  it('tier 1 routes spans by trace id to the headless Service of tier 2', () => {
+    expect(routerContainer.image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
+    const config = loadCollectorConfig(mountedConfigFiles(router, routerContainer));
+    expect(routerProblems(config)).toEqual([]);
+    const health = config.extensions.health_check.endpoint;
+    expect(containerPorts(router).get(routerContainer.readinessProbe.httpGet.port)).toBe(
+      hostPort(health).port,
+    );
+  });
+
+  it('the structural check refuses routing by service, or to a ClusterIP (so it can fail)', () => {
+    const config = loadCollectorConfig(mountedConfigFiles(router, routerContainer));
+    config.exporters['loadbalancing/traces'].routing_key = 'service';
+    config.exporters['loadbalancing/traces'].resolver.dns.hostname = 'otel-collector';
+    config.exporters['loadbalancing/traces'].resolver.dns.port = 4317;
+    expect(routerProblems(config)).toEqual([
+      'loadbalancing/traces: routing_key is service, not traceID',
+      'loadbalancing/traces: resolver.dns.port must be a string',
+      'loadbalancing/traces: Service otel-collector is not headless',
+    ]);
+  });
+
+  it('tier 2 tail-samples every trace pipeline that reaches Jaeger, and computes span metrics first', () => {
+    const config = samplerConfig();
+    const toJaeger = pipelines(config, 'traces').filter((p) =>
+      (p.exporters ?? []).some((id: string) =>
+        /^jaeger[:.]/.test(config.exporters[id]?.endpoint ?? ''),
+      ),
+    );
+    expect(toJaeger.length).toBeGreaterThan(0);
+    for (const p of toJaeger) expect(p.processors).toContain('tail_sampling');
+    expect(Object.keys(config.processors.tail_sampling.policies ?? {}).length).toBeGreaterThan(0);
+    expect(pipelines(config, 'traces').some((p) => p.exporters.includes('spanmetrics'))).toBe(true);
+    const jaeger = services.find((s) => s.metadata.name === 'jaeger');
+    const { port } = hostPort(config.exporters['otlp/jaeger'].endpoint);
+    expect(jaeger.spec.ports.map((p: any) => p.port)).toContain(port);
+  });
+
+  it.each([
+    ['jaeger', 'jaeger'],
+    ['otel-collector-sampler', 'collector'],
+  ])(
+    '%s: the configs it loads pass jaeger validate',
+    async (workloadName) => {
+      const workload = workloads.find((w) => w.metadata.name === workloadName)!;
+      const container = podSpec(workload).containers[0];
+      const result = await jaegerValidate(
+        mountedConfigFiles(workload, container),
+        resolveEnv(workload, container).values,
+      );
+      expect(result.output).not.toMatch(/error/i);
+      expect(result.ok).toBe(true);
+    },
+    120_000,
+  );
+
+  it.each([
+    ['jaeger/jaeger.yaml', 'deploy/jaeger/jaeger.yaml'],
+    ['collector/collector.yaml', 'deploy/collector/collector.yaml'],
+  ])('%s is the same file as %s', (copy, original) => {
+    expect(readFileSync(repoPath(K8S, copy), 'utf8')).toBe(readText(original));
+  });
+});

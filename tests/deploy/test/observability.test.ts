@@ -1,0 +1,216 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { stringify } from 'yaml';
+import { loadCollectorConfig } from './collector-config';
+import { parseYaml, readText, readYaml, repoPath, tryRun } from './repo';
+
+const PROMETHEUS = 'deploy/prometheus';
+
+async function promtool(args: string[], cwd = repoPath(PROMETHEUS)) {
+  const version = await tryRun('promtool', ['--version']);
+  if (!version.ok) {
+    throw new Error(
+      'promtool is not installed: apt-get install prometheus (bash .ci/run installs it)',
+    );
+  }
+  return tryRun('promtool', args, { cwd });
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory())
+      return ['node_modules', 'generated', 'test', 'dist'].includes(entry.name)
+        ? []
+        : sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const UNITS: Record<string, string> = { ms: 'milliseconds', s: 'seconds', By: 'bytes' };
+
+/**
+ * Prometheus names of the metrics the code records (through the telemetry package's helpers) and
+ * of the span metrics the collector derives, as the collector's Prometheus exporter writes them.
+ */
+function exportedMetrics(): Set<string> {
+  const names = new Set<string>();
+  const roots = ['apps', 'packages'].flatMap((top) =>
+    readdirSync(repoPath(top)).map((p) => repoPath(top, p, 'src')),
+  );
+  for (const file of roots.flatMap((root) => {
+    try {
+      return sourceFiles(root);
+    } catch {
+      return [];
+    }
+  })) {
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(
+      /\b(incrementCounter|recordHistogram|setGauge)\(\s*'([a-z0-9_.]+)'/g,
+    )) {
+      const base = m[2]!.replace(/\./g, '_');
+      if (m[1] === 'incrementCounter') names.add(`${base}_total`);
+      if (m[1] === 'setGauge') names.add(base);
+      if (m[1] === 'recordHistogram') {
+        const unit = /unit:\s*'(\w+)'/.exec(source.slice(m.index!, m.index! + 400))?.[1];
+        const full = unit ? `${base}_${UNITS[unit] ?? unit}` : base;
+        for (const suffix of ['bucket', 'count', 'sum']) names.add(`${full}_${suffix}`);
+      }
+    }
+  }
+  const collector = loadCollectorConfig([repoPath('deploy/collector/collector.yaml')]);
+  const spanmetrics = collector.connectors.spanmetrics;
+  const namespace = (spanmetrics.namespace ?? 'traces.span.metrics').replace(/\./g, '_');
+  const unit = UNITS[spanmetrics.histogram?.unit ?? 'ms'];
+  names.add(`${namespace}_calls_total`);
+  for (const suffix of ['bucket', 'count', 'sum'])
+    names.add(`${namespace}_duration_${unit}_${suffix}`);
+  return names;
+}
+
+function metricNames(expr: string): string[] {
+  return [...expr.matchAll(/\b((?:tracechat|traces_span_metrics)_[a-z0-9_]+)/g)].map((m) => m[1]!);
+}
+
+const alerts = readYaml(`${PROMETHEUS}/alerts.yml`);
+const alertExprs: string[] = alerts.groups.flatMap((g: any) =>
+  g.rules.map((r: any) => r.expr as string),
+);
+const dashboardFiles = readdirSync(repoPath('deploy/grafana/dashboards')).filter((f) =>
+  f.endsWith('.json'),
+);
+const dashboards = dashboardFiles.map((f) =>
+  JSON.parse(readText(`deploy/grafana/dashboards/${f}`)),
+);
+const panels: any[] = dashboards.flatMap((d) => d.panels);
+const panelExprs: string[] = panels.flatMap((p) => p.targets.map((t: any) => t.expr as string));
+
+describe('Prometheus', () => {
+  it('promtool check config: prometheus.yml and the rule files it loads', async () => {
+    const result = await promtool(['check', 'config', 'prometheus.yml']);
+    expect(result.output).toMatch(/SUCCESS/);
+    expect(result.ok).toBe(true);
+  });
+
+  it('promtool check rules: alerts.yml', async () => {
+    const result = await promtool(['check', 'rules', 'alerts.yml']);
+    expect(result.ok).toBe(true);
+  });
+
+  it('promtool test rules: every alert fires, and stays quiet, where alerts.test.yml says', async () => {
+    const result = await promtool(['test', 'rules', 'alerts.test.yml']);
+    expect(result.output).toMatch(/SUCCESS/);
+    expect(result.ok).toBe(true);
+    const tests = readYaml(`${PROMETHEUS}/alerts.test.yml`).tests;
+    const cases = tests.flatMap((t: any) => t.alert_rule_test);
+    for (const rule of alerts.groups.flatMap((g: any) => g.rules)) {
+      const mine = cases.filter((c: any) => c.alertname === rule.alert);
+      expect(
+        `${rule.alert} fires in a test: ${mine.some((c: any) => c.exp_alerts.length > 0)}`,
+      ).toBe(`${rule.alert} fires in a test: true`);
+      expect(
+        `${rule.alert} quiet in a test: ${mine.some((c: any) => c.exp_alerts.length === 0)}`,
+      ).toBe(`${rule.alert} quiet in a test: true`);
+    }
+  });
+
+  it('promtool test rules fails when the data-loss threshold no longer matches its tests (so it can fail)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'alerts-'));
+    try {
+      const rules = await readFile(repoPath(PROMETHEUS, 'alerts.yml'), 'utf8');
+      expect(rules).toContain('> 0.10\n        for: 2m');
+      await writeFile(
+        join(dir, 'alerts.yml'),
+        rules.replace('> 0.10\n        for: 2m', '> 0.50\n        for: 2m'),
+      );
+      await copyFile(repoPath(PROMETHEUS, 'alerts.test.yml'), join(dir, 'alerts.test.yml'));
+      const result = await promtool(['test', 'rules', 'alerts.test.yml'], dir);
+      expect(result.ok).toBe(false);
+      expect(result.output).toMatch(/TracingDataLoss/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('alerts and dashboards query only metrics the services and the collector export', () => {
+    const known = exportedMetrics();
+    expect(known).toContain('tracechat_messages_sent_total');
+    const used = [...alertExprs, ...panelExprs].flatMap(metricNames);
+    expect(used.length).toBeGreaterThan(10);
+    expect([...new Set(used)].filter((name) => !known.has(name))).toEqual([]);
+  });
+});
+
+describe('Grafana', () => {
+  const datasources: any[] = readdirSync(
+    repoPath('deploy/grafana/provisioning/datasources'),
+  ).flatMap((f) => readYaml(`deploy/grafana/provisioning/datasources/${f}`).datasources);
+  const uid = (type: string) => datasources.find((d) => d.type === type)?.uid;
+
+  it('links metrics to traces both ways: exemplars to Jaeger, spans to their metrics', () => {
+    const prometheus = datasources.find((d) => d.type === 'prometheus');
+    expect(prometheus.jsonData.exemplarTraceIdDestinations).toEqual([
+      { name: 'trace_id', datasourceUid: uid('jaeger') },
+    ]);
+    for (const tracing of datasources.filter((d) => ['jaeger', 'tempo'].includes(d.type))) {
+      expect(tracing.jsonData.tracesToMetrics.datasourceUid).toBe(uid('prometheus'));
+      for (const q of tracing.jsonData.tracesToMetrics.queries)
+        expect(q.query).toContain('$__tags');
+    }
+  });
+
+  it('dashboard panels use provisioned datasources and link to traces', () => {
+    const uids = new Set(datasources.map((d) => d.uid));
+    expect(panels.length).toBeGreaterThanOrEqual(6);
+    for (const panel of panels) {
+      for (const ds of [panel.datasource, ...panel.targets.map((t: any) => t.datasource)])
+        expect(uids).toContain(ds.uid);
+    }
+    const linked = panels.filter(
+      (p) =>
+        (p.fieldConfig?.defaults?.links ?? []).some((l: any) => l.url.includes('jaeger')) ||
+        p.targets.some((t: any) => t.exemplar),
+    );
+    expect(linked.length).toBeGreaterThanOrEqual(panels.length / 2);
+    expect(panels.some((p) => p.targets.some((t: any) => t.exemplar))).toBe(true);
+    const titles = panels.map((p) => p.title.toLowerCase()).join('\n');
+    for (const topic of ['messages', 'latency', 'error', 'span rate'])
+      expect(titles).toContain(topic);
+  });
+
+  it('every dashboard query is valid PromQL (promtool check rules over them)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dashboard-'));
+    try {
+      const rules = {
+        groups: [
+          {
+            name: 'dashboard',
+            rules: panelExprs.map((expr, i) => ({
+              record: `dashboard:query_${i}`,
+              expr: expr.replace(/\$__rate_interval/g, '1m'),
+            })),
+          },
+        ],
+      };
+      await writeFile(join(dir, 'dashboard.yml'), stringify(rules));
+      const result = await promtool(['check', 'rules', join(dir, 'dashboard.yml')]);
+      expect(result.output).toMatch(new RegExp(`SUCCESS: ${panelExprs.length} rules found`));
+      expect(result.ok).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads the dashboards from where docker compose mounts them', () => {
+    const compose = parseYaml(readText('docker-compose.yml'));
+    const mounts: string[] = compose.services.grafana.volumes;
+    const provider = readYaml('deploy/grafana/provisioning/dashboards/tracechat.yml').providers[0];
+    const mount = mounts
+      .map((m) => m.split(':'))
+      .find(([host]) => relative(repoPath(host!), repoPath('deploy/grafana/dashboards')) === '');
+    expect(mount?.[1]).toBe(provider.options.path);
+  });
+});
