@@ -223,7 +223,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     collector: new ManagedProcess({
       name: 'collector',
       command: jaegerBin,
-      args: ['--config', join(REPO_ROOT, 'deploy', 'collector', 'collector.yaml')],
+      args: [
+        '--config',
+        join(REPO_ROOT, 'deploy', 'collector', 'collector.yaml'),
+        '--config',
+        join(REPO_ROOT, 'deploy', 'collector', 'health-jaeger.yaml'),
+      ],
       cwd: REPO_ROOT,
       env: {
         COLLECTOR_OTLP_HTTP_PORT: String(ports.otlpHttp),

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import Ajv from 'ajv';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
-import { configEnvNames, listenPorts, loadCollectorConfig } from './collector-config';
+import {
+  configEnvNames,
+  contribProblems,
+  healthProblems,
+  listenPorts,
+  loadCollectorConfig,
+} from './collector-config';
 import {
   hostPort,
   interpolate,
@@ -112,6 +118,33 @@ function collectorConfigFiles(name: string): string[] {
   return configArgs(service.command).map((c) => hostFile(service, c));
 }
 
+const CONTRIB_IMAGE = /^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/;
+
+/**
+ * Dependencies services wait on with `service_started` rather than `service_healthy`, because their
+ * image cannot run a health check: otelcol-contrib's image is distroless (its binary and CA
+ * certificates; no shell, wget or curl) and the binary has no probe command.
+ */
+const NO_HEALTHCHECK_IMAGES = [CONTRIB_IMAGE];
+
+function cannotHealthcheck(service: Service): boolean {
+  return NO_HEALTHCHECK_IMAGES.some((image) => image.test(service.image ?? ''));
+}
+
+/** Health checks that could not run in their image. */
+function healthcheckProblems(all: Record<string, Service>): string[] {
+  return Object.entries(all)
+    .filter(([, s]) => cannotHealthcheck(s) && s.healthcheck?.test)
+    .map(
+      ([name, s]) => `${name}: ${s.image} has nothing to run ${JSON.stringify(s.healthcheck.test)}`,
+    );
+}
+
+/** The condition a service must wait on `dep` with. */
+function expectedCondition(dep: string): string {
+  return cannotHealthcheck(services[dep]!) ? 'service_started' : 'service_healthy';
+}
+
 /** Every port a compose service listens on, from its code's config, its own config or its image. */
 function servicePorts(name: string): Set<number> {
   const service = services[name];
@@ -193,7 +226,7 @@ describe.each(tracechat)('docker compose service %s (apps/%s)', (name, app) => {
     }
   });
 
-  it('reaches every dependency by a service name and port that exist, once it is healthy', () => {
+  it('reaches every dependency by a service name and port that exist, once it is healthy (or started, if it cannot have a health check)', () => {
     const contract = loadServiceEnv(app);
     for (const variable of dialVariables(contract)) {
       if (!(variable in env)) {
@@ -207,13 +240,28 @@ describe.each(tracechat)('docker compose service %s (apps/%s)', (name, app) => {
       expect(Object.keys(services)).toContain(host);
       expect([...servicePorts(host)]).toContain(port);
       expect(`${variable} → ${host}: ${service.depends_on?.[host]?.condition}`).toBe(
-        `${variable} → ${host}: service_healthy`,
+        `${variable} → ${host}: ${expectedCondition(host)}`,
       );
     }
   });
 });
 
 describe('docker-compose.yml: the rest of the stack', () => {
+  it('no health check in an image that cannot run one (the contrib collector)', () => {
+    expect(healthcheckProblems(services)).toEqual([]);
+    expect(cannotHealthcheck(services['otel-collector']!)).toBe(true);
+  });
+
+  it('refuses a wget health check on the contrib collector (so the check above can fail)', () => {
+    const broken = loadCompose();
+    broken.services['otel-collector'].healthcheck = {
+      test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:13134/'],
+    };
+    expect(healthcheckProblems(broken.services)).toEqual([
+      `otel-collector: ${services['otel-collector']!.image} has nothing to run ["CMD","wget","-q","-O","/dev/null","http://127.0.0.1:13134/"]`,
+    ]);
+  });
+
   it('waits only on dependencies that have a health check', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const [dep, spec] of Object.entries<any>(service.depends_on ?? {})) {
@@ -278,22 +326,60 @@ describe('docker-compose.yml: the rest of the stack', () => {
     }
   });
 
-  it.each([
-    ['jaeger', {}],
-    ['otel-collector', {}],
-    ['otel-collector', { COLLECTOR_OVERLAY: 'collector-tempo.yaml' }],
-  ])(
-    '%s runs configs that pass jaeger validate (%j)',
-    async (name, vars) => {
-      const service = loadCompose(vars).services[name]!;
+  it('jaeger runs configs that pass jaeger validate, with healthcheckv2 only', async () => {
+    const files = collectorConfigFiles('jaeger');
+    const env = environment(services.jaeger!);
+    expect(files.length).toBeGreaterThan(0);
+    const result = await jaegerValidate(files, env);
+    expect(result.output).not.toMatch(/error/i);
+    expect(result.ok).toBe(true);
+    expect(healthProblems(loadCollectorConfig(files, env), 'jaeger')).toEqual([]);
+  }, 120_000);
+
+  describe.each<Record<string, string>>([{}, { COLLECTOR_OVERLAY: 'collector-tempo.yaml' }])(
+    'otel-collector (%j)',
+    (vars) => {
+      const service = loadCompose(vars).services['otel-collector']!;
       const files = configArgs(service.command).map((c) => hostFile(service, c));
-      expect(files.length).toBeGreaterThan(0);
-      const result = await jaegerValidate(files, environment(service));
-      expect(result.output).not.toMatch(/error/i);
-      expect(result.ok).toBe(true);
+
+      it('runs the contrib image on collector.yaml, health-contrib.yaml, then the overlay', () => {
+        expect(service.image).toMatch(CONTRIB_IMAGE);
+        expect(files.slice(0, 2)).toEqual([
+          repoPath('deploy/collector/collector.yaml'),
+          repoPath('deploy/collector/health-contrib.yaml'),
+        ]);
+        expect(files).toHaveLength(3);
+      });
+
+      it('uses only components otelcol-contrib ships, and health_check, not healthcheckv2', () => {
+        expect(contribProblems(loadCollectorConfig(files, environment(service)))).toEqual([]);
+      });
+
+      it('the rest of what it runs passes jaeger validate (with the Jaeger health overlay instead)', async () => {
+        const swapped = files.map((f) =>
+          f.endsWith('/health-contrib.yaml')
+            ? f.replace(/health-contrib\.yaml$/, 'health-jaeger.yaml')
+            : f,
+        );
+        expect(swapped).not.toEqual(files);
+        const result = await jaegerValidate(swapped, environment(service));
+        expect(result.output).not.toMatch(/error/i);
+        expect(result.ok).toBe(true);
+      }, 120_000);
     },
-    120_000,
   );
+
+  it('refuses the Jaeger health overlay in the compose collector (so the contrib check can fail)', () => {
+    const service = services['otel-collector']!;
+    const files = collectorConfigFiles('otel-collector').map((f) =>
+      f.replace(/health-contrib\.yaml$/, 'health-jaeger.yaml'),
+    );
+    expect(contribProblems(loadCollectorConfig(files, environment(service)))).toEqual([
+      'extensions: healthcheckv2 is not a type otelcol-contrib ships',
+      'contrib: extension healthcheckv2 is not in this binary (it has health_check)',
+      'contrib: service.extensions enables no health_check',
+    ]);
+  });
 
   it('jaeger validate refuses an overlay naming an exporter that does not exist (so the check above can fail)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'overlay-'));
@@ -306,7 +392,11 @@ describe('docker-compose.yml: the rest of the stack', () => {
           '[otlp/jaeger, otlp/tempoo]',
         ),
       );
-      const result = await jaegerValidate([repoPath('deploy/collector/collector.yaml'), overlay]);
+      const result = await jaegerValidate([
+        repoPath('deploy/collector/collector.yaml'),
+        repoPath('deploy/collector/health-jaeger.yaml'),
+        overlay,
+      ]);
       expect(result.ok).toBe(false);
       expect(result.output).toMatch(/otlp\/tempoo/);
     } finally {

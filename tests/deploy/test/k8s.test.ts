@@ -3,6 +3,8 @@ import { basename, posix } from 'node:path';
 import {
   componentType,
   configEnvNames,
+  contribProblems,
+  healthProblems,
   listenPorts,
   loadCollectorConfig,
   pipelines,
@@ -369,34 +371,12 @@ describe('the two collector tiers', () => {
   /**
    * Tier 1 runs otelcol-contrib, whose loadbalancing exporter and health_check extension Jaeger's
    * build lacks, so `jaeger validate` cannot check it. This structural check stands in: components
-   * are of known types, every pipeline uses defined ones, and traces are routed by trace id over
-   * DNS (a port given as a string, as the contrib exporter requires) to the headless Service of
-   * the sampler pods, on their OTLP port.
+   * are of types contrib ships and every pipeline uses defined ones (contribProblems), and traces
+   * are routed by trace id over DNS (a port given as a string, as the contrib exporter requires)
+   * to the headless Service of the sampler pods, on their OTLP port.
    */
   function routerProblems(config: any): string[] {
-    const problems: string[] = [];
-    const known: Record<string, string[]> = {
-      receivers: ['otlp'],
-      processors: ['memory_limiter', 'batch'],
-      exporters: ['loadbalancing', 'otlp', 'debug'],
-      extensions: ['health_check'],
-    };
-    for (const [section, types] of Object.entries(known)) {
-      for (const id of Object.keys(config[section] ?? {})) {
-        if (!types.includes(componentType(id))) problems.push(`${section}: unknown type ${id}`);
-      }
-    }
-    for (const [id, pipeline] of Object.entries<any>(config.service?.pipelines ?? {})) {
-      for (const section of ['receivers', 'processors', 'exporters']) {
-        for (const ref of pipeline[section] ?? []) {
-          if (!(ref in (config[section] ?? {})))
-            problems.push(`pipeline ${id}: ${section} ${ref} is not defined`);
-        }
-      }
-    }
-    for (const ext of config.service?.extensions ?? []) {
-      if (!(ext in (config.extensions ?? {}))) problems.push(`extension ${ext} is not defined`);
-    }
+    const problems: string[] = contribProblems(config);
     const traces = pipelines(config, 'traces');
     if (traces.length === 0) problems.push('no traces pipeline');
     const samplerPorts = [...containerPorts(sampler).values()];
@@ -431,14 +411,67 @@ describe('the two collector tiers', () => {
     return problems;
   }
 
+  /** Readiness and liveness probes that miss the health_check extension's port or path. */
+  function probeProblems(workload: any, container: any, config: any): string[] {
+    const health = config.extensions?.health_check;
+    if (!health) return ['no health_check extension'];
+    const want = { port: hostPort(health.endpoint).port, path: health.path ?? '/' };
+    return (['readinessProbe', 'livenessProbe'] as const).flatMap((probe) => {
+      const get = container[probe]?.httpGet;
+      const port =
+        typeof get?.port === 'number' ? get.port : containerPorts(workload).get(get?.port);
+      return port === want.port && get?.path === want.path
+        ? []
+        : [`${probe}: ${port}${get?.path}, health_check answers on ${want.port}${want.path}`];
+    });
+  }
+
+  it('both tiers run the same otelcol-contrib image, pinned', () => {
+    expect(routerContainer.image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
+    expect(samplerContainer.image).toBe(routerContainer.image);
+  });
+
+  it('tier 2 loads collector.yaml, health-contrib.yaml, then sampler.yaml', () => {
+    expect(mountedConfigFiles(sampler, samplerContainer).map((f) => basename(f))).toEqual([
+      'collector.yaml',
+      'health-contrib.yaml',
+      'sampler.yaml',
+    ]);
+  });
+
+  it('tier 2 uses only components otelcol-contrib ships, health_check not healthcheckv2, and probes it', () => {
+    const config = samplerConfig();
+    expect(contribProblems(config)).toEqual([]);
+    expect(probeProblems(sampler, samplerContainer, config)).toEqual([]);
+  });
+
+  it('the contrib and probe checks refuse the Jaeger health overlay and its /status path (so they can fail)', () => {
+    // health-jaeger.yaml has no copy under deploy/k8s: take the original
+    const files = mountedConfigFiles(sampler, samplerContainer).map((f) =>
+      f.endsWith('/health-contrib.yaml') ? repoPath('deploy/collector/health-jaeger.yaml') : f,
+    );
+    const config = loadCollectorConfig(files, resolveEnv(sampler, samplerContainer).values);
+    expect(contribProblems(config)).toEqual([
+      'extensions: healthcheckv2 is not a type otelcol-contrib ships',
+      'contrib: extension healthcheckv2 is not in this binary (it has health_check)',
+      'contrib: service.extensions enables no health_check',
+    ]);
+    expect(probeProblems(sampler, samplerContainer, config)).toEqual(['no health_check extension']);
+    const good = samplerConfig();
+    const statusProbe = {
+      ...samplerContainer,
+      readinessProbe: { httpGet: { path: '/status', port: 'health' } },
+    };
+    expect(probeProblems(sampler, statusProbe, good)).toEqual([
+      'readinessProbe: 13134/status, health_check answers on 13134/',
+    ]);
+  });
+
   it('tier 1 routes spans by trace id to the headless Service of tier 2', () => {
     expect(routerContainer.image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
     const config = loadCollectorConfig(mountedConfigFiles(router, routerContainer));
     expect(routerProblems(config)).toEqual([]);
-    const health = config.extensions.health_check.endpoint;
-    expect(containerPorts(router).get(routerContainer.readinessProbe.httpGet.port)).toBe(
-      hostPort(health).port,
-    );
+    expect(probeProblems(router, routerContainer, config)).toEqual([]);
   });
 
   it('the structural check refuses routing by service, or to a ClusterIP (so it can fail)', () => {
@@ -469,27 +502,32 @@ describe('the two collector tiers', () => {
     expect(jaeger.spec.ports.map((p: any) => p.port)).toContain(port);
   });
 
-  it.each([
-    ['jaeger', 'jaeger'],
-    ['otel-collector-sampler', 'collector'],
-  ])(
-    '%s: the configs it loads pass jaeger validate',
-    async (workloadName) => {
-      const workload = workloads.find((w) => w.metadata.name === workloadName)!;
-      const container = podSpec(workload).containers[0];
-      const result = await jaegerValidate(
-        mountedConfigFiles(workload, container),
-        resolveEnv(workload, container).values,
-      );
-      expect(result.output).not.toMatch(/error/i);
-      expect(result.ok).toBe(true);
-    },
-    120_000,
-  );
+  it('jaeger: the configs it loads pass jaeger validate, with healthcheckv2 only', async () => {
+    const jaeger = workloads.find((w) => w.metadata.name === 'jaeger')!;
+    const container = podSpec(jaeger).containers[0];
+    const files = mountedConfigFiles(jaeger, container);
+    const env = resolveEnv(jaeger, container).values;
+    const result = await jaegerValidate(files, env);
+    expect(result.output).not.toMatch(/error/i);
+    expect(result.ok).toBe(true);
+    expect(healthProblems(loadCollectorConfig(files, env), 'jaeger')).toEqual([]);
+  }, 120_000);
+
+  it('tier 2: the rest of what it loads passes jaeger validate (with the Jaeger health overlay instead)', async () => {
+    const files = mountedConfigFiles(sampler, samplerContainer);
+    const swapped = files.map((f) =>
+      f.endsWith('/health-contrib.yaml') ? repoPath('deploy/collector/health-jaeger.yaml') : f,
+    );
+    expect(swapped).not.toEqual(files);
+    const result = await jaegerValidate(swapped, resolveEnv(sampler, samplerContainer).values);
+    expect(result.output).not.toMatch(/error/i);
+    expect(result.ok).toBe(true);
+  }, 120_000);
 
   it.each([
     ['jaeger/jaeger.yaml', 'deploy/jaeger/jaeger.yaml'],
     ['collector/collector.yaml', 'deploy/collector/collector.yaml'],
+    ['collector/health-contrib.yaml', 'deploy/collector/health-contrib.yaml'],
   ])('%s is the same file as %s', (copy, original) => {
     expect(readFileSync(repoPath(K8S, copy), 'utf8')).toBe(readText(original));
   });

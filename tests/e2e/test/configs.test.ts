@@ -8,9 +8,13 @@ import { REPO_ROOT, jaegerBinary } from '@tracechat/stack';
 const run = promisify(execFile);
 
 describe('collector and Jaeger configs', () => {
-  it.each([['deploy/jaeger/jaeger.yaml'], ['deploy/collector/collector.yaml']])('%s passes jaeger validate', async (file) => {
+  it.each([
+    [['deploy/jaeger/jaeger.yaml']],
+    [['deploy/collector/collector.yaml', 'deploy/collector/health-jaeger.yaml']],
+  ])('%j passes jaeger validate (as the native stack runs it)', async (files) => {
     const jaeger = await jaegerBinary();
-    await expect(run(jaeger, ['validate', '--config', join(REPO_ROOT, file)])).resolves.toBeDefined();
+    const args = files.flatMap((f) => ['--config', join(REPO_ROOT, f)]);
+    await expect(run(jaeger, ['validate', ...args])).resolves.toBeDefined();
   }, 120_000);
 
   it('jaeger validate refuses a misspelled tail sampling setting (so the check above can fail)', async () => {
@@ -21,7 +25,8 @@ describe('collector and Jaeger configs', () => {
     try {
       const file = join(dir, 'collector.yaml');
       await writeFile(file, original.replace('threshold_ms:', 'threshold_millis:'));
-      await expect(run(jaeger, ['validate', '--config', file])).rejects.toThrow(/threshold_millis/);
+      const health = join(REPO_ROOT, 'deploy/collector/health-jaeger.yaml');
+      await expect(run(jaeger, ['validate', '--config', file, '--config', health])).rejects.toThrow(/threshold_millis/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
