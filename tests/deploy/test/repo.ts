@@ -37,14 +37,15 @@ export function readYamlDocuments(relative: string): any[] {
 
 /**
  * A file of the shared folder that sits beside the repository clone (`<repo>/../shared/`), as CI
- * lays it out. Throws naming the expected path when it is absent.
+ * lays it out; for a clone on its own, the copy kept in `tests/deploy/schema/`. Throws naming both
+ * paths when neither exists.
  */
 export function sharedFile(name: string): string {
   const path = resolve(REPO_ROOT, '..', 'shared', name);
-  if (!existsSync(path)) {
-    throw new Error(`${path} is missing: the shared folder must sit beside the repository clone`);
-  }
-  return path;
+  if (existsSync(path)) return path;
+  const copy = resolve(__dirname, '..', 'schema', name);
+  if (existsSync(copy)) return copy;
+  throw new Error(`${path} is missing (and there is no copy at ${copy})`);
 }
 
 export interface RunResult {
