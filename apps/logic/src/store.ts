@@ -103,19 +103,25 @@ export class ChatStore {
   }
 
   /**
-   * Stores a message under its journal seq and moves the session's last seq, in one transaction.
+   * Stores a message under its journal seq and moves the session's last seq, in one statement.
    * When the sender already used this client id, nothing is written and the first message is
    * returned.
    */
   async save(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    const client = await this.pool.connect();
+    let inserted;
     try {
-      await client.query('BEGIN');
-      const inserted = await client.query<MessageRow>(
-        `INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0))
-         ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-         RETURNING id, session_id, seq, sender_id, body, sent_at`,
+      // One statement, so one round trip and atomic without an explicit transaction.
+      inserted = await this.pool.query<MessageRow>(
+        `WITH ins AS (
+           INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0))
+           ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+           RETURNING id, session_id, seq, sender_id, body, sent_at
+         ), moved AS (
+           UPDATE sessions SET last_seq = GREATEST(last_seq, $3)
+           WHERE id = $2 AND EXISTS (SELECT 1 FROM ins)
+         )
+         SELECT * FROM ins`,
         [
           message.messageId,
           message.sessionId,
@@ -127,31 +133,20 @@ export class ChatStore {
           message.sentAtMs,
         ],
       );
-      if (inserted.rows[0]) {
-        await client.query('UPDATE sessions SET last_seq = GREATEST(last_seq, $2) WHERE id = $1', [
-          message.sessionId,
-          message.seq,
-        ]);
-        await client.query('COMMIT');
-        return { message: toMessage(inserted.rows[0]), duplicate: false };
-      }
-      await client.query('ROLLBACK');
-      const existing = await client.query<MessageRow>(
-        `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
-         WHERE sender_id = $1 AND client_msg_id = $2`,
-        [message.senderId, message.clientMsgId],
-      );
-      return { message: toMessage(existing.rows[0]!), duplicate: true };
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
       const pg = err as { code?: string; constraint?: string };
       if (pg.code === '23505' && pg.constraint === 'messages_session_seq_key') {
         throw new SeqConflictError(message.sessionId, message.seq, { cause: err });
       }
       throw err;
-    } finally {
-      client.release();
     }
+    if (inserted.rows[0]) return { message: toMessage(inserted.rows[0]), duplicate: false };
+    const existing = await this.pool.query<MessageRow>(
+      `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
+       WHERE sender_id = $1 AND client_msg_id = $2`,
+      [message.senderId, message.clientMsgId],
+    );
+    return { message: toMessage(existing.rows[0]!), duplicate: true };
   }
 
   /** Messages with seq > afterSeq, oldest first. */
