@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { connectNats, ensureStream } from '@tracechat/messaging';
+import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
@@ -61,8 +61,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         config.whitelistSyncIntervalMs,
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
-      nats = await connectNats(config.natsUrl, 'tracechat-logic');
-      await ensureStream(await nats.jetstreamManager(), {
+      nats = await openChatStream(config.natsUrl, 'tracechat-logic', {
         stream: config.natsStream,
         subjectPrefix: config.natsSubjectPrefix,
       });
@@ -90,10 +89,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         {
           postgres: () => pool.query('SELECT 1'),
           redis: () => redis.ping(),
-          nats: async () => {
-            if (natsConn.isClosed()) throw new Error('closed');
-            await natsConn.flush();
-          },
+          nats: () => natsReady(natsConn),
         },
       );
       log.info({ grpcPort, healthPort: health.port }, 'logic listening');

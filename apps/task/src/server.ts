@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { connectNats, ensureStream } from '@tracechat/messaging';
+import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import { Presence, WhitelistStore } from '@tracechat/presence';
@@ -38,8 +38,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
         config.whitelistSyncIntervalMs,
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
-      nats = await connectNats(config.natsUrl, 'tracechat-task');
-      await ensureStream(await nats.jetstreamManager(), {
+      nats = await openChatStream(config.natsUrl, 'tracechat-task', {
         stream: config.natsStream,
         subjectPrefix: config.natsSubjectPrefix,
       });
@@ -65,10 +64,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
         {
           postgres: () => pool.query('SELECT 1'),
           redis: () => redis.ping(),
-          nats: async () => {
-            if (natsConn.isClosed()) throw new Error('closed');
-            await natsConn.flush();
-          },
+          nats: () => natsReady(natsConn),
         },
       );
       log.info({ healthPort: health.port, consumer: config.natsConsumer }, 'task consuming');

@@ -1,4 +1,4 @@
-export { connectNats, ensureStream } from './stream';
+export { connectNats, ensureStream, natsReady, openChatStream } from './stream';
 export type { StreamSettings } from './stream';
 export { AckPolicy, DeliverPolicy, headers, nanos } from 'nats';
 export type { Consumer, JetStreamClient, JsMsg, MsgHdrs, NatsConnection } from 'nats';

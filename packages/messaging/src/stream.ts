@@ -46,3 +46,20 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
     }
   }
 }
+
+/** Connects and makes sure the chat stream exists: what every producer and consumer does first. */
+export async function openChatStream(
+  url: string,
+  name: string,
+  settings: StreamSettings,
+): Promise<NatsConnection> {
+  const nats = await connectNats(url, name);
+  await ensureStream(await nats.jetstreamManager(), settings);
+  return nats;
+}
+
+/** Readiness check: resolves once the server answers a round trip on this connection. */
+export async function natsReady(nats: NatsConnection): Promise<void> {
+  if (nats.isClosed()) throw new Error('closed');
+  await nats.flush();
+}
