@@ -1,7 +1,6 @@
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
-
-export const DEV_AUTH_SECRET = 'tracechat-dev-secret';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import { DEFAULT_LIMITS, DEV_AUTH_SECRET } from '@tracechat/contracts';
+import type { Env, LogLevel } from '@tracechat/config';
 
 export interface GatewayConfig {
   readonly gatewayId: string;
@@ -25,11 +24,12 @@ export interface GatewayConfig {
   /** Bearer token of the admin API; the API refuses every request when unset. */
   readonly adminToken: string | undefined;
   readonly whitelistSyncIntervalMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const r = new EnvReader('gateway', env);
+  const shared = sharedEnv(r);
   const environment = r.string('ENVIRONMENT', 'development');
   const secret = r.optionalString('AUTH_SECRET');
   if (!secret && environment === 'production') r.problem('AUTH_SECRET is required in production');
@@ -44,18 +44,24 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     pushAddress,
     pushAdvertiseAddress: r.address('PUSH_ADVERTISE_ADDRESS', pushAddress),
     logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisUrl: shared.redisUrl(),
     authSecret: secret ?? DEV_AUTH_SECRET,
-    maxFrameBytes: r.int('MAX_FRAME_BYTES', 16_384, { min: 256, max: 1_048_576 }),
-    maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),
-    maxHistoryLimit: r.int('HISTORY_MAX_LIMIT', 200, { min: 1, max: 10_000 }),
+    maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
+      min: 256,
+      max: 1_048_576,
+    }),
+    maxTextBytes: r.int('MAX_TEXT_BYTES', DEFAULT_LIMITS.maxTextBytes, { min: 1, max: 1_000_000 }),
+    maxHistoryLimit: r.int('HISTORY_MAX_LIMIT', DEFAULT_LIMITS.maxHistoryLimit, {
+      min: 1,
+      max: 10_000,
+    }),
     rateLimitPerSecond: r.number('RATE_LIMIT_PER_SECOND', 50, { min: 0.1 }),
     rateLimitBurst: r.int('RATE_LIMIT_BURST', 100, { min: 1 }),
-    presenceTtlSeconds: r.int('PRESENCE_TTL_SECONDS', 30, { min: 2 }),
+    presenceTtlSeconds: shared.presenceTtlSeconds(),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
-    followTraceparent: r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+    followTraceparent: shared.followTraceparent(),
     adminToken,
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
-    logLevel: r.string('LOG_LEVEL', 'info'),
+    logLevel: shared.logLevel(),
   });
 }

@@ -1,25 +1,23 @@
+import { FrameError } from '@tracechat/contracts';
+import type { ErrorCode } from '@tracechat/contracts';
 import { Status, isServiceError } from '@tracechat/protos';
-import { FrameError } from './frames';
-import type { ErrorCode } from './frames';
+
+const FROM_STATUS: Partial<Record<Status, ErrorCode>> = {
+  [Status.PERMISSION_DENIED]: 'FORBIDDEN',
+  [Status.NOT_FOUND]: 'NOT_FOUND',
+  [Status.INVALID_ARGUMENT]: 'INVALID_FRAME',
+  [Status.ALREADY_EXISTS]: 'CONFLICT',
+  [Status.UNAUTHENTICATED]: 'UNAUTHORIZED',
+  [Status.RESOURCE_EXHAUSTED]: 'RATE_LIMITED',
+  [Status.UNAVAILABLE]: 'UNAVAILABLE',
+  [Status.DEADLINE_EXCEEDED]: 'UNAVAILABLE',
+};
 
 /** The one place where failures of logic calls become protocol error codes. */
 export function toFrameError(err: unknown, frameId: string | null): FrameError {
   if (err instanceof FrameError) return err;
   if (isServiceError(err)) {
-    const code: ErrorCode =
-      err.code === Status.PERMISSION_DENIED
-        ? 'FORBIDDEN'
-        : err.code === Status.NOT_FOUND
-          ? 'NOT_FOUND'
-          : err.code === Status.INVALID_ARGUMENT
-            ? 'INVALID_FRAME'
-            : err.code === Status.UNAUTHENTICATED
-              ? 'UNAUTHORIZED'
-              : err.code === Status.RESOURCE_EXHAUSTED
-                ? 'RATE_LIMITED'
-                : err.code === Status.UNAVAILABLE || err.code === Status.DEADLINE_EXCEEDED
-                  ? 'UNAVAILABLE'
-                  : 'INTERNAL';
+    const code = FROM_STATUS[err.code] ?? 'INTERNAL';
     const message = code === 'INTERNAL' ? 'internal error' : err.details || code.toLowerCase();
     return new FrameError(code, message, frameId, { cause: err });
   }

@@ -1,6 +1,23 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import {
-  SamplingAttributes,
+  Attr,
+  MetricName,
+  SamplingEvent,
+  SpanName,
+  decodeFrame,
+  frameIdOf,
+  parseFrame,
+  serverFrames,
+} from '@tracechat/contracts';
+import type {
+  ClientFrame,
+  FrameError,
+  FrameLimits,
+  FrameType,
+  RequestFrame,
+} from '@tracechat/contracts';
+import type { LogicClient } from '@tracechat/protos';
+import {
   SpanKind,
   contextFromCarrier,
   currentTraceId,
@@ -11,9 +28,6 @@ import {
 import type { Logger, Span, TraceCarrier } from '@tracechat/telemetry';
 import type { Connection } from './connection';
 import { toFrameError } from './errors';
-import { decodeFrame, frameIdOf, parseFrame, serverFrames } from './frames';
-import type { ClientFrame, FrameLimits, FrameError } from './frames';
-import type { LogicClient } from './logic-client';
 import { fromProto } from './messages';
 
 export interface HandlerDeps {
@@ -27,12 +41,13 @@ export interface HandlerDeps {
 /** Frames of one connection waiting for the previous ones; past this the client is flooding. */
 const MAX_QUEUED_FRAMES = 256;
 
-const EVENT_OF: Record<string, string> = {
-  join: 'session',
-  leave: 'session',
-  ping: 'heartbeat',
-  send: 'messaging',
-  history: 'messaging',
+const EVENT_OF: Record<Exclude<FrameType, 'received'>, SamplingEvent> = {
+  join: SamplingEvent.SESSION,
+  invite: SamplingEvent.SESSION,
+  leave: SamplingEvent.SESSION,
+  ping: SamplingEvent.HEARTBEAT,
+  send: SamplingEvent.MESSAGING,
+  history: SamplingEvent.MESSAGING,
 };
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
@@ -103,19 +118,19 @@ export class FrameHandler {
     const session = typeof obj?.session === 'string' ? obj.session.slice(0, 128) : undefined;
     const debug = obj?.debug === true;
     await withSpan(
-      'gateway.ws.on_message',
+      SpanName.GATEWAY_WS_ON_MESSAGE,
       {
         kind: SpanKind.SERVER,
         parent,
         attributes: {
-          [SamplingAttributes.EVENT]: EVENT_OF[type] ?? 'messaging',
-          [SamplingAttributes.USER]: conn.userId,
-          ...(session ? { [SamplingAttributes.SESSION]: session } : {}),
-          ...(debug ? { [SamplingAttributes.DEBUG]: true } : {}),
-          'chat.frame.type': type.slice(0, 32),
-          'chat.frame.size': Buffer.byteLength(raw),
-          'chat.connection.id': conn.id,
-          'chat.gateway.id': this.deps.gatewayId,
+          [Attr.EVENT]: EVENT_OF[type as keyof typeof EVENT_OF] ?? SamplingEvent.MESSAGING,
+          [Attr.USER_ID]: conn.userId,
+          ...(session ? { [Attr.SESSION_ID]: session } : {}),
+          ...(debug ? { [Attr.DEBUG]: true } : {}),
+          [Attr.FRAME_TYPE]: type.slice(0, 32),
+          [Attr.FRAME_SIZE]: Buffer.byteLength(raw),
+          [Attr.CONNECTION_ID]: conn.id,
+          [Attr.GATEWAY_ID]: this.deps.gatewayId,
         },
       },
       async (span) => {
@@ -123,11 +138,7 @@ export class FrameHandler {
         try {
           if (decodeError) throw decodeError;
           const frame = parseFrame(decoded, this.deps.limits);
-          const reply = await this.dispatch(
-            conn,
-            frame as Exclude<ClientFrame, { type: 'received' }>,
-            span,
-          );
+          const reply = await this.dispatch(conn, frame as RequestFrame, span);
           await this.respond(conn, reply, type);
         } catch (err) {
           const failure = toFrameError(err, frameId);
@@ -150,72 +161,101 @@ export class FrameHandler {
 
   private respond(conn: Connection, frame: object, type: string): Promise<void> {
     return withSpan(
-      'gateway.ws.send_response',
-      { attributes: { 'chat.frame.type': type.slice(0, 32), 'chat.connection.id': conn.id } },
+      SpanName.GATEWAY_WS_SEND_RESPONSE,
+      { attributes: { [Attr.FRAME_TYPE]: type.slice(0, 32), [Attr.CONNECTION_ID]: conn.id } },
       (span) => {
         const written = conn.send(frame);
-        span.setAttribute('chat.frame.written', written);
+        span.setAttribute(Attr.FRAME_WRITTEN, written);
       },
     );
   }
 
-  private async dispatch(
-    conn: Connection,
-    frame: Exclude<ClientFrame, { type: 'received' }>,
-    span: Span,
-  ): Promise<object> {
+  private async dispatch(conn: Connection, frame: RequestFrame, span: Span): Promise<object> {
     const logic = this.deps.logic;
+    const sessionAttributes = (session: string) => ({
+      [Attr.SESSION_ID]: session,
+      [Attr.USER_ID]: conn.userId,
+    });
     switch (frame.type) {
       case 'ping':
         return serverFrames.pong(frame.id);
       case 'join': {
         const res = await withSpan(
-          'gateway.session.join',
-          { attributes: { 'chat.session.id': frame.session, 'chat.user.id': conn.userId } },
-          () => logic.joinSession({ sessionId: frame.session, userId: conn.userId }),
+          SpanName.GATEWAY_SESSION_JOIN,
+          {
+            attributes: {
+              ...sessionAttributes(frame.session),
+              [Attr.SESSION_PUBLIC]: frame.public,
+            },
+          },
+          () =>
+            logic.joinSession({
+              sessionId: frame.session,
+              userId: conn.userId,
+              public: frame.public,
+            }),
         );
         return serverFrames.joined(frame.id, frame.session, res.lastSeq);
       }
+      case 'invite':
+        await withSpan(
+          SpanName.GATEWAY_SESSION_INVITE,
+          { attributes: { ...sessionAttributes(frame.session), [Attr.INVITEE_ID]: frame.user } },
+          () =>
+            logic.inviteMember({
+              sessionId: frame.session,
+              userId: conn.userId,
+              inviteeId: frame.user,
+            }),
+        );
+        return serverFrames.invited(frame.id, frame.session, frame.user);
       case 'leave':
         await withSpan(
-          'gateway.session.leave',
-          { attributes: { 'chat.session.id': frame.session, 'chat.user.id': conn.userId } },
+          SpanName.GATEWAY_SESSION_LEAVE,
+          { attributes: sessionAttributes(frame.session) },
           () => logic.leaveSession({ sessionId: frame.session, userId: conn.userId }),
         );
         return serverFrames.left(frame.id, frame.session);
       case 'send': {
         const res = await withSpan(
-          'gateway.grpc.send_message',
+          SpanName.GATEWAY_GRPC_SEND_MESSAGE,
           {
             attributes: {
-              'chat.session.id': frame.session,
-              'rpc.service': 'tracechat.v1.ChatService',
-              'rpc.method': 'SendMessage',
+              [Attr.SESSION_ID]: frame.session,
+              [Attr.RPC_SERVICE]: 'tracechat.v1.ChatService',
+              [Attr.RPC_METHOD]: 'SendMessage',
             },
           },
           () =>
             logic.sendMessage({
               sessionId: frame.session,
               userId: conn.userId,
-              clientMsgId: frame.id,
+              clientMsgId: frame.clientMsgId ?? '',
               text: frame.text,
               originGatewayId: this.deps.gatewayId,
               originConnectionId: conn.id,
             }),
         );
         span.setAttributes({
-          'chat.message.id': res.messageId,
-          'chat.message.seq': res.seq,
-          'chat.duplicate': res.duplicate,
+          [Attr.MESSAGE_ID]: res.messageId,
+          [Attr.MESSAGE_SEQ]: res.seq,
+          [Attr.DUPLICATE]: res.duplicate,
         });
-        if (!res.duplicate)
-          incrementCounter('tracechat.messages.sent', { 'chat.gateway.id': this.deps.gatewayId });
-        return serverFrames.ack(frame.id, res.messageId, res.seq, currentTraceId() ?? '');
+        if (!res.duplicate) {
+          incrementCounter(MetricName.MESSAGES_SENT, { [Attr.GATEWAY_ID]: this.deps.gatewayId });
+        }
+        return serverFrames.ack(
+          frame.id,
+          res.messageId,
+          res.seq,
+          currentTraceId() ?? '',
+          res.duplicate,
+        );
       }
       case 'history': {
         const res = await withSpan(
-          'gateway.grpc.history',
-          { attributes: { 'chat.session.id': frame.session } },
+          SpanName.GATEWAY_GRPC_HISTORY,
+          { attributes: { [Attr.SESSION_ID]: frame.session } },
           () =>
             logic.history({
               sessionId: frame.session,
@@ -243,21 +283,19 @@ export class FrameHandler {
     const parent = contextFromCarrier(frame, ROOT_CONTEXT);
     if (!trace.getSpanContext(parent)) return; // no delivery to close
     await withSpan(
-      'gateway.ws.delivery_ack',
+      SpanName.GATEWAY_WS_DELIVERY_ACK,
       {
         kind: SpanKind.SERVER,
         parent,
         attributes: {
-          'chat.message.id': frame.messageId.slice(0, 64),
-          'chat.user.id': conn.userId,
-          'chat.connection.id': conn.id,
-          'chat.gateway.id': this.deps.gatewayId,
+          [Attr.MESSAGE_ID]: frame.messageId.slice(0, 64),
+          [Attr.USER_ID]: conn.userId,
+          [Attr.CONNECTION_ID]: conn.id,
+          [Attr.GATEWAY_ID]: this.deps.gatewayId,
         },
       },
       () =>
-        incrementCounter('tracechat.messages.delivered', {
-          'chat.gateway.id': this.deps.gatewayId,
-        }),
+        incrementCounter(MetricName.MESSAGES_DELIVERED, { [Attr.GATEWAY_ID]: this.deps.gatewayId }),
     );
   }
 }

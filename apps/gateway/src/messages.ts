@@ -1,7 +1,7 @@
+import type { ChatMessageView } from '@tracechat/contracts';
 import type { ChatMessage__Output } from '@tracechat/protos';
-import type { PushedMessage } from './frames';
 
-export function fromProto(m: ChatMessage__Output): PushedMessage {
+export function fromProto(m: ChatMessage__Output): ChatMessageView {
   return {
     session: m.sessionId,
     messageId: m.messageId,

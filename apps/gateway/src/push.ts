@@ -5,10 +5,10 @@ import {
   recordHistogram,
   withSpan,
 } from '@tracechat/telemetry';
+import { Attr, MetricName, SpanName, serverFrames } from '@tracechat/contracts';
 import type { DeliverRequest__Output, DeliverResponse } from '@tracechat/protos';
 import { RpcError, Status } from '@tracechat/protos';
 import type { Hub } from './connection';
-import { serverFrames } from './frames';
 import { fromProto } from './messages';
 
 /** PushService.Deliver: writes a message to every connection of the listed users here. */
@@ -21,13 +21,13 @@ export function deliver(
   if (!message) throw new RpcError(Status.INVALID_ARGUMENT, 'message is required');
   const pushed = fromProto(message);
   return withSpan(
-    'gateway.push.deliver',
+    SpanName.GATEWAY_PUSH_DELIVER,
     {
       attributes: {
-        'chat.gateway.id': gatewayId,
-        'chat.session.id': message.sessionId,
-        'chat.message.id': message.messageId,
-        'chat.user.count': req.userIds.length,
+        [Attr.GATEWAY_ID]: gatewayId,
+        [Attr.SESSION_ID]: message.sessionId,
+        [Attr.MESSAGE_ID]: message.messageId,
+        [Attr.USER_COUNT]: req.userIds.length,
       },
     },
     async (span) => {
@@ -36,13 +36,13 @@ export function deliver(
         for (const conn of hub.connectionsOf(userId)) {
           if (conn.id === req.excludeConnectionId) continue;
           await withSpan(
-            'gateway.ws.push',
+            SpanName.GATEWAY_WS_PUSH,
             {
               kind: SpanKind.PRODUCER,
               attributes: {
-                'chat.user.id': userId,
-                'chat.connection.id': conn.id,
-                'chat.message.id': message.messageId,
+                [Attr.USER_ID]: userId,
+                [Attr.CONNECTION_ID]: conn.id,
+                [Attr.MESSAGE_ID]: message.messageId,
               },
             },
             (pushSpan) => {
@@ -50,14 +50,14 @@ export function deliver(
               const written = conn.send(
                 serverFrames.message(pushed, pushSpan.spanContext().traceId, traceparent),
               );
-              pushSpan.setAttribute('chat.frame.written', written);
+              pushSpan.setAttribute(Attr.FRAME_WRITTEN, written);
               if (written) {
                 connections++;
-                incrementCounter('tracechat.messages.pushed', { 'chat.gateway.id': gatewayId });
+                incrementCounter(MetricName.MESSAGES_PUSHED, { [Attr.GATEWAY_ID]: gatewayId });
                 recordHistogram(
-                  'tracechat.message.delivery.latency',
+                  MetricName.MESSAGE_DELIVERY_LATENCY,
                   Date.now() - message.sentAtMs,
-                  { 'chat.gateway.id': gatewayId },
+                  { [Attr.GATEWAY_ID]: gatewayId },
                   { unit: 'ms', description: 'From send accepted to push written' },
                 );
               }
@@ -65,7 +65,7 @@ export function deliver(
           );
         }
       }
-      span.setAttribute('chat.connection.count', connections);
+      span.setAttribute(Attr.CONNECTION_COUNT, connections);
       return { connections };
     },
   );

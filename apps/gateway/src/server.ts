@@ -1,30 +1,19 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { ROOT_CONTEXT } from '@opentelemetry/api';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
+import { Attr, CloseCode, MetricName } from '@tracechat/contracts';
 import { Presence, WhitelistStore } from '@tracechat/presence';
-import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
-import type { PushServiceHandlers } from '@tracechat/protos';
-import {
-  SamplingAttributes,
-  SpanKind,
-  contextFromCarrier,
-  recordError,
-  setGauge,
-  startWhitelistSync,
-  withSpan,
-} from '@tracechat/telemetry';
+import { LogicClient } from '@tracechat/protos';
+import { runChecks } from '@tracechat/runtime';
+import { setGauge, startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import { registerAdmin } from './admin';
-import { AuthError, tokenFromRequest, verifyToken } from './auth';
 import type { GatewayConfig } from './config';
-import { Connection, Hub, RateLimiter } from './connection';
+import { createUpgradeHandler } from './connect';
+import { Hub } from './connection';
 import { FrameHandler } from './handler';
-import { LogicClient } from './logic-client';
-import { deliver } from './push';
+import { PushServer } from './push-server';
 
 export interface Gateway {
   /** Connects Redis, serves HTTP/WebSocket and PushService; resolves with the bound ports. */
@@ -34,22 +23,23 @@ export interface Gateway {
   readonly connections: number;
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
-  );
-}
+/** How often unanswered WebSocket pings end a connection. */
+const LIVENESS_INTERVAL_MS = 30_000;
+const READINESS_TIMEOUT_MS = 1000;
 
 /** Builds a gateway; nothing listens until `listen`. */
 export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   // ids in admin paths may be 128 characters: let them reach validation (400), not a 414
   const app = Fastify({ logger: false, maxParamLength: 256 });
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);
+  const whitelist = new WhitelistStore(redis);
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
   const hub = new Hub();
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
-  const push = new grpc.Server();
+  const push = new PushServer(hub, config.gatewayId, log);
+  const alive = new WeakSet<WebSocket>();
   const handler = new FrameHandler({
     gatewayId: config.gatewayId,
     logic,
@@ -59,39 +49,26 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   });
   let draining = false;
   let advertised = config.pushAdvertiseAddress;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let liveness: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
   let whitelistSync: WhitelistSync | undefined;
-  const whitelist = new WhitelistStore(redis);
-  const alive = new WeakSet<WebSocket>();
-  redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
   const gaugeConnections = () =>
     setGauge(
-      'tracechat.gateway.connections',
+      MetricName.GATEWAY_CONNECTIONS,
       hub.size,
-      { 'chat.gateway.id': config.gatewayId },
+      { [Attr.GATEWAY_ID]: config.gatewayId },
       'Open WebSocket connections',
     );
 
   app.get('/healthz', async () => ({ status: 'ok', gateway: config.gatewayId }));
   app.get('/readyz', async (_req, reply) => {
     if (draining) return reply.code(503).send({ status: 'draining' });
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      redis.ping().then(
-        () => (checks.redis = 'ok'),
-        (err: Error) => (checks.redis = err.message),
-      ),
-      logic.ready(1000).then(
-        () => (checks.logic = 'ok'),
-        (err: Error) => (checks.logic = err.message),
-      ),
-    ]);
-    const ok = Object.values(checks).every((v) => v === 'ok');
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    const { ok, results } = await runChecks(
+      { redis: () => redis.ping(), logic: () => logic.ready(READINESS_TIMEOUT_MS) },
+      READINESS_TIMEOUT_MS,
+    );
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: results });
   });
-
   registerAdmin(app, {
     token: config.adminToken,
     whitelist,
@@ -100,106 +77,35 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     },
   });
 
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found');
-    if (draining) return refuse(socket, 503, 'Service Unavailable');
-    const header = (name: string) => {
-      const value = req.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
-    const parent = config.followTraceparent
-      ? contextFromCarrier(
-          {
-            traceparent: header('traceparent') ?? url.searchParams.get('traceparent') ?? undefined,
-            tracestate: header('tracestate') ?? url.searchParams.get('tracestate') ?? undefined,
-          },
-          ROOT_CONTEXT,
-        )
-      : ROOT_CONTEXT;
-    void withSpan(
-      'gateway.ws.connect',
-      {
-        kind: SpanKind.SERVER,
-        parent,
-        attributes: {
-          [SamplingAttributes.EVENT]: 'connection',
-          'chat.gateway.id': config.gatewayId,
-        },
-      },
-      async (span) => {
-        let userId: string;
-        try {
-          userId = await withSpan('gateway.auth.authenticate', {}, () => {
-            const token = tokenFromRequest(header('authorization'), url);
-            if (!token) throw new AuthError('missing token');
-            return verifyToken(token, config.authSecret).userId;
-          });
-        } catch (err) {
-          recordError(span, err);
-          return refuse(socket, 401, 'Unauthorized');
-        }
-        span.setAttribute('chat.user.id', userId);
-        const ws = await new Promise<WebSocket>((resolve) =>
-          wss.handleUpgrade(req, socket, head, resolve),
-        );
-        const conn = new Connection(
-          userId,
-          ws,
-          new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
-        );
-        span.setAttribute('chat.connection.id', conn.id);
-        const connectContext = span.spanContext();
-        alive.add(ws);
-        ws.on('pong', () => alive.add(ws));
-        ws.on('message', (data, isBinary) => {
-          if (isBinary) return handler.rejectBinary(conn);
-          handler.accept(conn, data.toString());
-        });
-        ws.on('error', (err) => log.info({ err, connection: conn.id }, 'websocket error'));
-        ws.on('close', (code) => {
-          void withSpan(
-            'gateway.ws.disconnect',
-            {
-              kind: SpanKind.SERVER,
-              parent: ROOT_CONTEXT,
-              links: [{ context: connectContext }],
-              attributes: {
-                [SamplingAttributes.EVENT]: 'connection',
-                [SamplingAttributes.USER]: userId,
-                'chat.connection.id': conn.id,
-                'chat.gateway.id': config.gatewayId,
-                'websocket.close.code': code,
-                'chat.connection.duration_ms': Date.now() - conn.connectedAt,
-              },
-            },
-            async () => {
-              if (hub.remove(conn) && !draining) await presence.offline(config.gatewayId, [userId]);
-              gaugeConnections();
-            },
-          ).catch((err: unknown) => log.warn({ err }, 'presence update failed on disconnect'));
-        });
-        if (hub.add(conn)) await presence.online(config.gatewayId, [userId]);
-        gaugeConnections();
-      },
-    ).catch((err: unknown) => {
-      log.error({ err }, 'connect failed');
-      socket.destroy();
-    });
-  };
+  const onUpgrade = createUpgradeHandler({
+    config,
+    followTraceparent: config.followTraceparent,
+    wss,
+    hub,
+    handler,
+    presence,
+    log,
+    alive,
+    isDraining: () => draining,
+    changed: gaugeConnections,
+  });
 
-  const pushHandlers: PushServiceHandlers = {
-    Deliver: handleUnary(
-      (req) => deliver(hub, config.gatewayId, req),
-      (err) => log.error({ err }, 'deliver failed'),
-    ),
-  };
-  push.addService(tracechatV1().PushService.service, pushHandlers);
-
+  /** Announces this gateway's push address and refreshes its users' presence. */
   const beat = async () => {
     await presence.announceGateway(config.gatewayId, advertised);
     await presence.online(config.gatewayId, hub.users());
+  };
+
+  /** Ends connections that did not answer the previous ping, then pings the rest. */
+  const checkLiveness = () => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
   };
 
   return {
@@ -216,25 +122,16 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
-      const pushPort = await bindServer(push, config.pushAddress);
+      const pushPort = await push.listen(config.pushAddress);
       advertised = advertised.replace(/:0$/, `:${pushPort}`);
       await beat();
-      heartbeat = setInterval(
-        () => {
-          beat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'));
-        },
-        Math.max(1000, (config.presenceTtlSeconds * 1000) / 3),
+      timers.push(
+        setInterval(
+          () => beat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed')),
+          Math.max(1000, (config.presenceTtlSeconds * 1000) / 3),
+        ),
+        setInterval(checkLiveness, LIVENESS_INTERVAL_MS),
       );
-      liveness = setInterval(() => {
-        for (const ws of wss.clients) {
-          if (!alive.has(ws)) {
-            ws.terminate();
-            continue;
-          }
-          alive.delete(ws);
-          ws.ping();
-        }
-      }, 30_000);
       gaugeConnections();
       log.info(
         { port, pushPort, gateway: config.gatewayId, push: advertised },
@@ -245,15 +142,15 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
 
     async close() {
       draining = true;
-      clearInterval(heartbeat);
-      clearInterval(liveness);
+      for (const timer of timers) clearInterval(timer);
       whitelistSync?.stop();
       app.server.off('upgrade', onUpgrade);
       const users = [...hub.users()];
       await presence.withdrawGateway(config.gatewayId).catch(() => undefined);
       await presence.offline(config.gatewayId, users).catch(() => undefined);
-      for (const conn of hub.all()) conn.socket.close(1001, 'gateway shutting down');
-      await stopServer(push);
+      for (const conn of hub.all())
+        conn.socket.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+      await push.close();
       logic.close();
       await app.close();
       for (const ws of wss.clients) ws.terminate();

@@ -1,5 +1,6 @@
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import { IdRules, isNodeId } from '@tracechat/contracts';
+import type { Env, LogLevel } from '@tracechat/config';
 
 export interface JournalConfig {
   readonly nodeId: string;
@@ -13,13 +14,14 @@ export interface JournalConfig {
   readonly segmentBytes: number;
   readonly groupCommitMaxWaitMs: number;
   readonly rpcDeadlineMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export function loadConfig(env: Env): Readonly<JournalConfig> {
   const r = new EnvReader('journal', env);
+  const shared = sharedEnv(r);
   const nodeId = r.string('JOURNAL_NODE_ID', 'journal-1');
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) r.problem('JOURNAL_NODE_ID must be 1-64 letters, digits, _ or -');
+  if (!isNodeId(nodeId)) r.problem(`JOURNAL_NODE_ID must be ${IdRules.node}`);
   const grpcAddress = r.address('JOURNAL_GRPC_ADDRESS', '127.0.0.1:50054');
   return r.done({
     nodeId,
@@ -32,6 +34,6 @@ export function loadConfig(env: Env): Readonly<JournalConfig> {
     segmentBytes: r.int('SEGMENT_BYTES', 128 * 1024 * 1024, { min: 4096 }),
     groupCommitMaxWaitMs: r.number('GROUP_COMMIT_MAX_WAIT_MS', 2, { min: 0, max: 1000 }),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
-    logLevel: r.string('LOG_LEVEL', 'info'),
+    logLevel: shared.logLevel(),
   });
 }

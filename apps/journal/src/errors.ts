@@ -14,5 +14,7 @@ const STATUS: Record<JournalErrorCode, number> = {
 
 /** The one place journal errors become gRPC statuses; anything else stays internal. */
 export function toRpcError(err: unknown): unknown {
-  return err instanceof JournalError ? new RpcError(STATUS[err.code], err.message, { cause: err }) : err;
+  return err instanceof JournalError
+    ? new RpcError(STATUS[err.code], err.message, { cause: err })
+    : err;
 }

@@ -58,17 +58,24 @@ export class NodeRegistration {
       this.deadlineMs,
     );
     this.leaseMs = res.leaseMs || this.leaseMs;
-    if (!this.registered) this.log.info({ node: this.nodeId, address: this.address, leaseMs: this.leaseMs }, 'registered with placement');
+    if (!this.registered)
+      this.log.info(
+        { node: this.nodeId, address: this.address, leaseMs: this.leaseMs },
+        'registered with placement',
+      );
     this.registered = true;
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.beat()
-        .catch((err: unknown) => this.log.warn({ err }, 'placement heartbeat failed'))
-        .finally(() => this.schedule());
-    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.timer = setTimeout(
+      () => {
+        this.beat()
+          .catch((err: unknown) => this.log.warn({ err }, 'placement heartbeat failed'))
+          .finally(() => this.schedule());
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
   }
 
   private async beat(): Promise<void> {

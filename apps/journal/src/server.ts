@@ -10,6 +10,7 @@ import { toRpcError } from './errors';
 import { NodeRegistration } from './registration';
 import { JournalService } from './service';
 import { JournalStore } from './storage';
+import { Attr, MetricName } from '@tracechat/contracts';
 
 export interface Journal {
   /** Opens (and recovers) the data directory, serves gRPC, registers with placement. */
@@ -30,16 +31,16 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
   const publishStats = () => {
     if (!store || store.closed) return;
     const stats = store.stats();
-    const labels = { 'journal.node.id': config.nodeId };
-    setGauge('tracechat.journal.appends', stats.appends, labels, 'Append calls since start');
-    setGauge('tracechat.journal.records', stats.records, labels, 'Records appended since start');
+    const labels = { [Attr.JOURNAL_NODE_ID]: config.nodeId };
+    setGauge(MetricName.JOURNAL_APPENDS, stats.appends, labels, 'Append calls since start');
+    setGauge(MetricName.JOURNAL_RECORDS, stats.records, labels, 'Records appended since start');
     setGauge(
-      'tracechat.journal.fsyncs',
+      MetricName.JOURNAL_FSYNCS,
       stats.fsyncs,
       labels,
       'fsyncs since start (group commit shares them)',
     );
-    setGauge('tracechat.journal.shards', store.listShards().length, labels, 'Shards on this node');
+    setGauge(MetricName.JOURNAL_SHARDS, store.listShards().length, labels, 'Shards on this node');
   };
 
   return {

@@ -8,6 +8,7 @@ import type {
 } from '@tracechat/protos';
 import { withSpan } from '@tracechat/telemetry';
 import type { JournalStore } from './storage';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 /** JournalService over the storage engine, one span per call. */
 export class JournalService {
@@ -16,12 +17,12 @@ export class JournalService {
   append(req: AppendRequest__Output): Promise<AppendResponse> {
     const bytes = req.records.reduce((sum, r) => sum + r.data.length, 0);
     return withSpan(
-      'journal.write',
+      SpanName.JOURNAL_WRITE,
       {
         attributes: {
-          'journal.shard.id': req.shardId,
-          'journal.append.records': req.records.length,
-          'journal.append.bytes': bytes,
+          [Attr.SHARD_ID]: req.shardId,
+          [Attr.JOURNAL_APPEND_RECORDS]: req.records.length,
+          [Attr.JOURNAL_APPEND_BYTES]: bytes,
         },
       },
       async (span) => {
@@ -29,7 +30,10 @@ export class JournalService {
           req.shardId,
           req.records.map((r) => ({ sessionId: r.sessionId, data: r.data })),
         );
-        span.setAttributes({ 'journal.offset.first': result.firstOffset, 'journal.offset.last': result.lastOffset });
+        span.setAttributes({
+          [Attr.JOURNAL_OFFSET_FIRST]: result.firstOffset,
+          [Attr.JOURNAL_OFFSET_LAST]: result.lastOffset,
+        });
         const offsets: number[] = [];
         for (let o = result.firstOffset; o <= result.lastOffset; o++) offsets.push(o);
         return { offsets, timestampMs: result.timestamp };

@@ -72,7 +72,7 @@ describe('storage spans', () => {
       expect(spans.map((s) => s.name).sort()).toEqual([...STAGES].sort());
       for (const span of spans) {
         expect(span.attributes).toMatchObject({
-          'journal.shard.id': '7',
+          'chat.shard.id': '7',
           'journal.batch.size': 3,
           'journal.batch.appends': 2,
           'journal.append.records': i === 0 ? 2 : 1,
@@ -108,7 +108,7 @@ describe('storage spans', () => {
     const [read] = childrenOf(parent);
     expect(read.name).toBe('journal.read');
     expect(read.attributes).toMatchObject({
-      'journal.shard.id': '7',
+      'chat.shard.id': '7',
       'journal.read.from_offset': 1,
       'journal.read.record_count': 2,
       'journal.read.bytes': 2,

@@ -1,5 +1,5 @@
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import type { Env, LogLevel } from '@tracechat/config';
 
 export interface LogicConfig {
   readonly grpcAddress: string;
@@ -18,31 +18,29 @@ export interface LogicConfig {
   readonly dedupeTtlSeconds: number;
   readonly historyMaxLimit: number;
   readonly whitelistSyncIntervalMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export function loadConfig(env: Env): Readonly<LogicConfig> {
   const r = new EnvReader('logic', env);
+  const shared = sharedEnv(r);
   return r.done({
     grpcAddress: r.address('LOGIC_GRPC_ADDRESS', '127.0.0.1:50052'),
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9152, { min: 0, max: 65535 }),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tracechat', [
-      'postgres:',
-      'postgresql:',
-    ]),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    natsUrl: r.url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    databaseUrl: shared.databaseUrl(),
+    redisUrl: shared.redisUrl(),
+    natsUrl: shared.natsUrl(),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     shardCacheSize: r.int('SHARD_CACHE_SIZE', 100_000, { min: 1 }),
-    natsStream: r.string('NATS_STREAM', 'CHAT'),
-    natsSubjectPrefix: r.string('NATS_SUBJECT_PREFIX', 'chat.msg'),
+    natsStream: shared.natsStream(),
+    natsSubjectPrefix: shared.natsSubjectPrefix(),
     maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),
     membershipCacheTtlSeconds: r.int('MEMBERSHIP_CACHE_TTL_SECONDS', 300, { min: 1 }),
     dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', 86_400, { min: 1 }),
     historyMaxLimit: r.int('HISTORY_MAX_LIMIT', 200, { min: 1, max: 10_000 }),
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
-    logLevel: r.string('LOG_LEVEL', 'info'),
+    logLevel: shared.logLevel(),
   });
 }

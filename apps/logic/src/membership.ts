@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { withSpan } from '@tracechat/telemetry';
 import type { ChatStore } from './store';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 /** Membership checks: a Redis cache in front of Postgres, updated on join and leave. */
 export class Membership {
@@ -17,15 +18,15 @@ export class Membership {
   /** True when the user is a member; the span says whether the cache answered. */
   isMember(sessionId: string, userId: string): Promise<boolean> {
     return withSpan(
-      'logic.auth.authorize',
-      { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } },
+      SpanName.LOGIC_AUTH_AUTHORIZE,
+      { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async (span) => {
         const cached = await this.redis.get(this.key(sessionId, userId));
         if (cached !== null) {
-          span.setAttribute('chat.cache.hit', true);
+          span.setAttribute(Attr.CACHE_HIT, true);
           return cached === '1';
         }
-        span.setAttribute('chat.cache.hit', false);
+        span.setAttribute(Attr.CACHE_HIT, false);
         const member = await this.store.isMember(sessionId, userId);
         await this.redis.set(
           this.key(sessionId, userId),

@@ -1,8 +1,8 @@
 import { headers } from '@tracechat/messaging';
 import type { JetStreamClient } from '@tracechat/messaging';
-import { encodeMessageEvent, messageSubject } from '@tracechat/protos';
-import type { MessageEvent } from '@tracechat/protos';
 import { SpanKind, injectHeaders, withSpan } from '@tracechat/telemetry';
+import { Attr, SpanName, encodeMessageEvent, messageSubject } from '@tracechat/contracts';
+import type { MessageEvent } from '@tracechat/contracts';
 
 /** Publishes stored messages to JetStream with the trace context in the headers. */
 export class MessagePublisher {
@@ -19,17 +19,17 @@ export class MessagePublisher {
     const subject = messageSubject(this.subjectPrefix, event.sessionId);
     const payload = encodeMessageEvent(event);
     return withSpan(
-      'logic.mq.publish',
+      SpanName.LOGIC_MQ_PUBLISH,
       {
         kind: SpanKind.PRODUCER,
         attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'send',
-          'messaging.operation.name': 'publish',
-          'messaging.destination.name': subject,
-          'messaging.message.id': event.messageId,
-          'messaging.message.body.size': payload.byteLength,
-          'chat.session.id': event.sessionId,
+          [Attr.MESSAGING_SYSTEM]: 'nats',
+          [Attr.MESSAGING_OPERATION_TYPE]: 'send',
+          [Attr.MESSAGING_OPERATION_NAME]: 'publish',
+          [Attr.MESSAGING_DESTINATION_NAME]: subject,
+          [Attr.MESSAGING_MESSAGE_ID]: event.messageId,
+          [Attr.MESSAGING_MESSAGE_BODY_SIZE]: payload.byteLength,
+          [Attr.SESSION_ID]: event.sessionId,
         },
       },
       async (span) => {
@@ -41,9 +41,9 @@ export class MessagePublisher {
           timeout: 5000,
         });
         span.setAttributes({
-          'messaging.nats.stream': ack.stream,
-          'messaging.nats.stream.sequence': ack.seq,
-          'messaging.nats.duplicate': ack.duplicate,
+          [Attr.MESSAGING_NATS_STREAM]: ack.stream,
+          [Attr.MESSAGING_NATS_STREAM_SEQUENCE]: ack.seq,
+          [Attr.MESSAGING_NATS_DUPLICATE]: ack.duplicate,
         });
       },
     );

@@ -78,6 +78,8 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
       const handlers: ChatServiceHandlers = {
         SendMessage: wrap((req) => chat.sendMessage(req)),
         JoinSession: wrap((req) => chat.joinSession(req)),
+        InviteMember: wrap((req) => chat.inviteMember(req)),
+        ListMembers: wrap((req) => chat.listMembers(req)),
         LeaveSession: wrap((req) => chat.leaveSession(req)),
         History: wrap((req) => chat.history(req)),
       };

@@ -3,16 +3,22 @@ import type {
   ChatMessage,
   HistoryRequest__Output,
   HistoryResponse,
+  InviteMemberRequest__Output,
+  InviteMemberResponse,
   JoinSessionRequest__Output,
   JoinSessionResponse,
   LeaveSessionRequest__Output,
   LeaveSessionResponse,
+  ListMembersRequest__Output,
+  ListMembersResponse,
   SendMessageRequest__Output,
   SendMessageResponse,
 } from '@tracechat/protos';
+import { Attr, SpanName } from '@tracechat/contracts';
 import { setAttributes, withSpan } from '@tracechat/telemetry';
 import { ChatError } from './errors';
-import type { Dedupe } from './dedupe';
+import { textHash } from './dedupe';
+import type { Dedupe, DedupeResult } from './dedupe';
 import type { Membership } from './membership';
 import type { MessagePublisher } from './publisher';
 import type { JournalWriter } from './shards';
@@ -50,13 +56,14 @@ export class ChatService {
     const userId = checkUserId(req.userId);
     const clientMsgId = checkClientMsgId(req.clientMsgId);
     const size = checkText(req.text, this.deps.maxTextBytes);
+    const hash = textHash(req.text);
     return withSpan(
-      'logic.chat.send_message',
+      SpanName.LOGIC_CHAT_SEND_MESSAGE,
       {
         attributes: {
-          'chat.session.id': sessionId,
-          'chat.user.id': userId,
-          'chat.message.size': size,
+          [Attr.SESSION_ID]: sessionId,
+          [Attr.USER_ID]: userId,
+          [Attr.MESSAGE_SIZE]: size,
         },
       },
       async (span) => {
@@ -64,22 +71,31 @@ export class ChatService {
         if (!(await membership.isMember(sessionId, userId))) {
           throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
         }
-        const seen = await withSpan(
-          'logic.dedupe.check',
-          { attributes: { 'chat.user.id': userId } },
-          async (s) => {
-            const earlier = await dedupe.check(userId, clientMsgId);
-            s.setAttribute('chat.duplicate', earlier !== undefined);
-            return earlier;
-          },
-        );
+        const seen =
+          clientMsgId === undefined
+            ? undefined
+            : await withSpan(
+                SpanName.LOGIC_DEDUPE_CHECK,
+                { attributes: { [Attr.USER_ID]: userId } },
+                async (s) => {
+                  const earlier = await dedupe.check(sessionId, userId, clientMsgId);
+                  s.setAttribute(Attr.DUPLICATE, earlier !== undefined);
+                  return earlier;
+                },
+              );
         if (seen) {
+          if (seen.textHash !== hash) throw conflict(clientMsgId);
           span.setAttributes({
-            'chat.message.id': seen.messageId,
-            'chat.message.seq': seen.seq,
-            'chat.duplicate': true,
+            [Attr.MESSAGE_ID]: seen.messageId,
+            [Attr.MESSAGE_SEQ]: seen.seq,
+            [Attr.DUPLICATE]: true,
           });
-          return { ...seen, duplicate: true };
+          return {
+            messageId: seen.messageId,
+            seq: seen.seq,
+            sentAtMs: seen.sentAtMs,
+            duplicate: true,
+          };
         }
         const messageId = randomUUID();
         const sentAtMs = Date.now();
@@ -90,12 +106,12 @@ export class ChatService {
           ),
         );
         const saved = await withSpan(
-          'logic.db.save_message',
+          SpanName.LOGIC_DB_SAVE_MESSAGE,
           {
             attributes: {
-              'db.system.name': 'postgresql',
-              'db.collection.name': 'messages',
-              'db.operation.name': 'INSERT',
+              [Attr.DB_SYSTEM_NAME]: 'postgresql',
+              [Attr.DB_COLLECTION_NAME]: 'messages',
+              [Attr.DB_OPERATION_NAME]: 'INSERT',
             },
           },
           async (s) => {
@@ -118,28 +134,38 @@ export class ChatService {
                 }
                 throw err;
               });
-            s.setAttribute('db.rows', result.duplicate ? 0 : 1);
+            s.setAttribute(Attr.DB_ROWS, result.duplicate ? 0 : 1);
             return result;
           },
         );
         const { message } = saved;
+        if (saved.duplicate && message.text !== req.text) throw conflict(clientMsgId);
         span.setAttributes({
-          'chat.message.id': message.messageId,
-          'chat.message.seq': message.seq,
-          'chat.duplicate': saved.duplicate,
+          [Attr.MESSAGE_ID]: message.messageId,
+          [Attr.MESSAGE_SEQ]: message.seq,
+          [Attr.DUPLICATE]: saved.duplicate,
         });
-        await publisher.publish({
-          ...message,
-          originGatewayId: req.originGatewayId,
-          originConnectionId: req.originConnectionId,
-        });
-        const result = {
+        if (!saved.duplicate) {
+          await publisher.publish({
+            ...message,
+            originGatewayId: req.originGatewayId,
+            originConnectionId: req.originConnectionId,
+          });
+        }
+        const result: DedupeResult = {
           messageId: message.messageId,
           seq: message.seq,
           sentAtMs: message.sentAtMs,
+          textHash: hash,
         };
-        await dedupe.remember(userId, clientMsgId, result);
-        return { ...result, duplicate: saved.duplicate };
+        if (clientMsgId !== undefined)
+          await dedupe.remember(sessionId, userId, clientMsgId, result);
+        return {
+          messageId: result.messageId,
+          seq: result.seq,
+          sentAtMs: result.sentAtMs,
+          duplicate: saved.duplicate,
+        };
       },
     );
   }
@@ -148,12 +174,54 @@ export class ChatService {
     const sessionId = checkSessionId(req.sessionId);
     const userId = checkUserId(req.userId);
     return withSpan(
-      'logic.chat.join_session',
-      { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } },
+      SpanName.LOGIC_CHAT_JOIN_SESSION,
+      { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async () => {
-        const lastSeq = await this.deps.store.join(sessionId, userId);
+        const joined = await this.deps.store.join(sessionId, userId, req.public);
+        if (joined === 'forbidden') {
+          throw new ChatError(
+            'FORBIDDEN',
+            `session ${sessionId} is private: ask a member to invite you`,
+          );
+        }
         await this.deps.membership.remember(sessionId, userId, true);
-        return { lastSeq };
+        return { lastSeq: joined.lastSeq };
+      },
+    );
+  }
+
+  inviteMember(req: InviteMemberRequest__Output): Promise<InviteMemberResponse> {
+    const sessionId = checkSessionId(req.sessionId);
+    const userId = checkUserId(req.userId);
+    const inviteeId = checkUserId(req.inviteeId);
+    return withSpan(
+      SpanName.LOGIC_CHAT_INVITE_MEMBER,
+      {
+        attributes: {
+          [Attr.SESSION_ID]: sessionId,
+          [Attr.USER_ID]: userId,
+          [Attr.INVITEE_ID]: inviteeId,
+        },
+      },
+      async () => {
+        if (!(await this.deps.store.invite(sessionId, userId, inviteeId))) {
+          throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
+        }
+        await this.deps.membership.remember(sessionId, inviteeId, true);
+        return {};
+      },
+    );
+  }
+
+  listMembers(req: ListMembersRequest__Output): Promise<ListMembersResponse> {
+    const sessionId = checkSessionId(req.sessionId);
+    return withSpan(
+      SpanName.LOGIC_CHAT_LIST_MEMBERS,
+      { attributes: { [Attr.SESSION_ID]: sessionId } },
+      async (span) => {
+        const userIds = await this.deps.store.members(sessionId);
+        span.setAttribute(Attr.MEMBER_COUNT, userIds.length);
+        return { userIds };
       },
     );
   }
@@ -162,8 +230,8 @@ export class ChatService {
     const sessionId = checkSessionId(req.sessionId);
     const userId = checkUserId(req.userId);
     return withSpan(
-      'logic.chat.leave_session',
-      { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } },
+      SpanName.LOGIC_CHAT_LEAVE_SESSION,
+      { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async () => {
         const left = await this.deps.store.leave(sessionId, userId);
         await this.deps.membership.remember(sessionId, userId, false);
@@ -179,30 +247,37 @@ export class ChatService {
     if (req.afterSeq < 0) throw new ChatError('INVALID_ARGUMENT', 'after_seq must be ≥ 0');
     const limit = Math.min(req.limit > 0 ? req.limit : 50, this.deps.historyMaxLimit);
     return withSpan(
-      'logic.chat.history',
-      { attributes: { 'chat.session.id': sessionId, 'chat.user.id': userId } },
+      SpanName.LOGIC_CHAT_HISTORY,
+      { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async () => {
         if (!(await this.deps.membership.isMember(sessionId, userId))) {
           throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
         }
         const messages = await withSpan(
-          'logic.db.history',
+          SpanName.LOGIC_DB_HISTORY,
           {
             attributes: {
-              'db.system.name': 'postgresql',
-              'db.collection.name': 'messages',
-              'db.operation.name': 'SELECT',
+              [Attr.DB_SYSTEM_NAME]: 'postgresql',
+              [Attr.DB_COLLECTION_NAME]: 'messages',
+              [Attr.DB_OPERATION_NAME]: 'SELECT',
             },
           },
           async (s) => {
             const rows = await this.deps.store.history(sessionId, req.afterSeq, limit);
-            s.setAttribute('db.rows', rows.length);
+            s.setAttribute(Attr.DB_ROWS, rows.length);
             return rows;
           },
         );
-        setAttributes({ 'chat.message.count': messages.length });
+        setAttributes({ [Attr.MESSAGE_COUNT]: messages.length });
         return { messages: messages.map(toProto) };
       },
     );
   }
+}
+
+function conflict(clientMsgId: string | undefined): ChatError {
+  return new ChatError(
+    'CONFLICT',
+    `client_msg_id ${clientMsgId ?? ''} was already used for a different text in this session`,
+  );
 }

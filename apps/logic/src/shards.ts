@@ -9,6 +9,7 @@ import type {
 } from '@tracechat/protos';
 import { SpanKind, withSpan } from '@tracechat/telemetry';
 import { ChatError } from './errors';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 export interface ShardRoute {
   readonly shardId: string;
@@ -33,15 +34,15 @@ export class ShardDirectory {
   /** The session's route; asks placement on a cache miss or when `refresh` is set. */
   lookup(sessionId: string, refresh = false): Promise<ShardRoute> {
     return withSpan(
-      'logic.placement.lookup_shard',
-      { attributes: { 'chat.session.id': sessionId } },
+      SpanName.LOGIC_PLACEMENT_LOOKUP_SHARD,
+      { attributes: { [Attr.SESSION_ID]: sessionId } },
       async (span) => {
         const cached = refresh ? undefined : this.cache.get(sessionId);
-        span.setAttribute('chat.cache.hit', cached !== undefined);
+        span.setAttribute(Attr.CACHE_HIT, cached !== undefined);
         if (cached) {
           span.setAttributes({
-            'chat.shard.id': cached.shardId,
-            'chat.journal.node.id': cached.nodeId,
+            [Attr.SHARD_ID]: cached.shardId,
+            [Attr.JOURNAL_NODE_ID]: cached.nodeId,
           });
           return cached;
         }
@@ -60,9 +61,9 @@ export class ShardDirectory {
         }
         const route = { shardId: res.shardId, nodeId: res.nodeId, nodeAddress: res.nodeAddress };
         span.setAttributes({
-          'chat.shard.id': route.shardId,
-          'chat.journal.node.id': route.nodeId,
-          'chat.shard.created': res.created,
+          [Attr.SHARD_ID]: route.shardId,
+          [Attr.JOURNAL_NODE_ID]: route.nodeId,
+          [Attr.SHARD_CREATED]: res.created,
         });
         if (!res.nodeUp) {
           // the shard stays on its node; do not cache, so the next call sees it come back
@@ -115,15 +116,15 @@ export class JournalWriter {
     for (let attempt = 0; ; attempt++) {
       try {
         const offset = await withSpan(
-          'logic.journal.append',
+          SpanName.LOGIC_JOURNAL_APPEND,
           {
             kind: SpanKind.CLIENT,
             attributes: {
-              'chat.session.id': sessionId,
-              'chat.shard.id': route.shardId,
-              'chat.journal.node.id': route.nodeId,
-              'server.address': route.nodeAddress,
-              'chat.record.size': data.length,
+              [Attr.SESSION_ID]: sessionId,
+              [Attr.SHARD_ID]: route.shardId,
+              [Attr.JOURNAL_NODE_ID]: route.nodeId,
+              [Attr.SERVER_ADDRESS]: route.nodeAddress,
+              [Attr.RECORD_SIZE]: data.length,
             },
           },
           async (span) => {
@@ -134,7 +135,7 @@ export class JournalWriter {
               { shardId: route.shardId, records: [{ sessionId, data }] },
               this.deadlineMs,
             );
-            span.setAttribute('chat.journal.offset', res.offsets[0]!);
+            span.setAttribute(Attr.JOURNAL_OFFSET, res.offsets[0]!);
             return res.offsets[0]!;
           },
         );

@@ -31,7 +31,8 @@ export interface NewMessage {
   readonly seq: number;
   readonly shardId: string;
   readonly senderId: string;
-  readonly clientMsgId: string;
+  /** The sender's idempotency key, when given. */
+  readonly clientMsgId: string | undefined;
   readonly text: string;
   readonly sentAtMs: number;
 }
@@ -60,21 +61,54 @@ function toMessage(row: MessageRow): StoredMessage {
 export class ChatStore {
   constructor(private readonly pool: Pool) {}
 
-  /** Makes the user a member, creating the session on first use; returns the session's last seq. */
-  async join(sessionId: string, userId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ last_seq: string }>(
-      `WITH s AS (
-         INSERT INTO sessions (id) VALUES ($1)
-         ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
-         RETURNING id, last_seq
+  /**
+   * Joins a session: creates it (the caller its owner and first member, public or private as
+   * asked) when it does not exist; adds the caller to a public one; admits the caller to a
+   * private one only when already a member. Returns the session's last seq, or `forbidden`.
+   */
+  async join(
+    sessionId: string,
+    userId: string,
+    isPublic: boolean,
+  ): Promise<{ lastSeq: number } | 'forbidden'> {
+    const { rows } = await this.pool.query<{ last_seq: string; admitted: boolean }>(
+      `WITH created AS (
+         INSERT INTO sessions (id, owner_id, public) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, last_seq, public
+       ), s AS (
+         SELECT id, last_seq, public FROM created
+         UNION ALL
+         SELECT id, last_seq, public FROM sessions WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM created)
+       ), admitted AS (
+         SELECT s.id, s.last_seq,
+                (s.public OR EXISTS (SELECT 1 FROM created)
+                 OR EXISTS (SELECT 1 FROM members WHERE session_id = $1 AND user_id = $2)) AS ok
+         FROM s
        ), m AS (
-         INSERT INTO members (session_id, user_id) SELECT id, $2 FROM s
+         INSERT INTO members (session_id, user_id) SELECT id, $2 FROM admitted WHERE ok
          ON CONFLICT DO NOTHING
        )
-       SELECT last_seq FROM s`,
-      [sessionId, userId],
+       SELECT last_seq, ok AS admitted FROM admitted`,
+      [sessionId, userId, isPublic],
     );
-    return Number(rows[0]!.last_seq);
+    const row = rows[0]!;
+    return row.admitted ? { lastSeq: Number(row.last_seq) } : 'forbidden';
+  }
+
+  /** Adds `inviteeId` as a member when `userId` is one; false when `userId` is not a member. */
+  async invite(sessionId: string, userId: string, inviteeId: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ ok: boolean }>(
+      `WITH inviter AS (
+         SELECT 1 FROM members WHERE session_id = $1 AND user_id = $2
+       ), ins AS (
+         INSERT INTO members (session_id, user_id) SELECT $1, $3 FROM inviter
+         ON CONFLICT DO NOTHING
+       )
+       SELECT EXISTS (SELECT 1 FROM inviter) AS ok`,
+      [sessionId, userId, inviteeId],
+    );
+    return rows[0]!.ok;
   }
 
   /** Removes a membership; false when the user was not a member. */
@@ -104,8 +138,8 @@ export class ChatStore {
 
   /**
    * Stores a message under its journal seq and moves the session's last seq, in one statement.
-   * When the sender already used this client id, nothing is written and the first message is
-   * returned.
+   * When the sender already used this client id in this session, nothing is written and the
+   * first message is returned (its text may differ: the caller decides).
    */
   async save(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }> {
     let inserted;
@@ -115,7 +149,7 @@ export class ChatStore {
         `WITH ins AS (
            INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0))
-           ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+           ON CONFLICT (session_id, sender_id, client_msg_id) DO NOTHING
            RETURNING id, session_id, seq, sender_id, body, sent_at
          ), moved AS (
            UPDATE sessions SET last_seq = GREATEST(last_seq, $3)
@@ -128,7 +162,7 @@ export class ChatStore {
           message.seq,
           message.shardId,
           message.senderId,
-          message.clientMsgId,
+          message.clientMsgId ?? null,
           message.text,
           message.sentAtMs,
         ],
@@ -143,8 +177,8 @@ export class ChatStore {
     if (inserted.rows[0]) return { message: toMessage(inserted.rows[0]), duplicate: false };
     const existing = await this.pool.query<MessageRow>(
       `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
-       WHERE sender_id = $1 AND client_msg_id = $2`,
-      [message.senderId, message.clientMsgId],
+       WHERE session_id = $1 AND sender_id = $2 AND client_msg_id = $3`,
+      [message.sessionId, message.senderId, message.clientMsgId],
     );
     return { message: toMessage(existing.rows[0]!), duplicate: true };
   }

@@ -1,31 +1,30 @@
+import { IdRules, isClientMsgId, isSessionId, isUserId, textProblem } from '@tracechat/contracts';
 import { ChatError } from './errors';
 
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const USER_ID = /^[A-Za-z0-9_.@-]{1,128}$/;
-
-/** Session ids become NATS subject tokens and Redis keys: letters, digits, _ and - only. */
+/** Requests are checked again here: logic trusts no caller's ids. */
 export function checkSessionId(value: string): string {
-  if (!SESSION_ID.test(value)) {
-    throw new ChatError('INVALID_ARGUMENT', 'session must be 1-128 letters, digits, _ or -');
-  }
+  if (!isSessionId(value))
+    throw new ChatError('INVALID_ARGUMENT', `session must be ${IdRules.session}`);
   return value;
 }
 
 export function checkUserId(value: string): string {
-  if (!USER_ID.test(value)) throw new ChatError('INVALID_ARGUMENT', 'user id is malformed');
+  if (!isUserId(value)) throw new ChatError('INVALID_ARGUMENT', `user id must be ${IdRules.user}`);
   return value;
 }
 
-export function checkClientMsgId(value: string): string {
-  if (value.length < 1 || value.length > 64) {
-    throw new ChatError('INVALID_ARGUMENT', 'id must be 1-64 characters');
+/** An optional idempotency key: empty means none. */
+export function checkClientMsgId(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (!isClientMsgId(value)) {
+    throw new ChatError('INVALID_ARGUMENT', `client_msg_id must be ${IdRules.clientMsgId}`);
   }
   return value;
 }
 
+/** The text's size in UTF-8 bytes; INVALID_ARGUMENT when it may not be stored. */
 export function checkText(value: string, maxBytes: number): number {
-  const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes === 0) throw new ChatError('INVALID_ARGUMENT', 'text is empty');
-  if (bytes > maxBytes) throw new ChatError('INVALID_ARGUMENT', `text is over ${maxBytes} bytes`);
-  return bytes;
+  const problem = textProblem(value, maxBytes);
+  if (problem) throw new ChatError('INVALID_ARGUMENT', problem.message);
+  return Buffer.byteLength(value, 'utf8');
 }

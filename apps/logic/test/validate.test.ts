@@ -9,13 +9,17 @@ describe('input checks', () => {
     expect(checkUserId('alice@example.com')).toBe('alice@example.com');
     expect(checkClientMsgId('x'.repeat(64))).toHaveLength(64);
     expect(checkText('héllo', 10)).toBe(6);
+    expect(checkText('two\nlines\tand a tab', 100)).toBe(19);
+    expect(checkClientMsgId('')).toBeUndefined(); // no key: always a new message
   });
 
   it.each([
     () => checkSessionId('has.dot'),
     () => checkSessionId(''),
     () => checkUserId('spaces are bad'),
-    () => checkClientMsgId(''),
+    () => checkClientMsgId('has space'),
+    () => checkText('nul\u0000inside', 100),
+    () => checkText('escape\u001b[31m', 100),
     () => checkClientMsgId('x'.repeat(65)),
     () => checkText('', 10),
     () => checkText('x'.repeat(11), 10),
@@ -34,6 +38,7 @@ describe('toRpcError', () => {
     ['INVALID_ARGUMENT', Status.INVALID_ARGUMENT],
     ['FORBIDDEN', Status.PERMISSION_DENIED],
     ['NOT_FOUND', Status.NOT_FOUND],
+    ['CONFLICT', Status.ALREADY_EXISTS],
     ['UNAVAILABLE', Status.UNAVAILABLE],
   ] as const)('maps %s to its gRPC status', (code, status) => {
     expect(toRpcError(new ChatError(code, 'why'))).toMatchObject({ code: status, message: 'why' });

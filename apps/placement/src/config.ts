@@ -1,5 +1,5 @@
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import type { Env, LogLevel } from '@tracechat/config';
 
 export interface PlacementConfig {
   readonly grpcAddress: string;
@@ -10,23 +10,21 @@ export interface PlacementConfig {
   readonly shardCount: number;
   /** A node whose last heartbeat is older than this is down. */
   readonly nodeLeaseMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export const MAX_SHARD_COUNT = 4096;
 
 export function loadConfig(env: Env): Readonly<PlacementConfig> {
   const r = new EnvReader('placement', env);
+  const shared = sharedEnv(r);
   return r.done({
     grpcAddress: r.address('PLACEMENT_GRPC_ADDRESS', '127.0.0.1:50053'),
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9154, { min: 0, max: 65535 }),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tracechat', [
-      'postgres:',
-      'postgresql:',
-    ]),
+    databaseUrl: shared.databaseUrl(),
     shardCount: r.int('SHARD_COUNT', 16, { min: 1, max: MAX_SHARD_COUNT }),
     nodeLeaseMs: r.int('NODE_LEASE_MS', 10_000, { min: 100, max: 3_600_000 }),
-    logLevel: r.string('LOG_LEVEL', 'info'),
+    logLevel: shared.logLevel(),
   });
 }

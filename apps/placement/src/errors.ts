@@ -1,4 +1,4 @@
-import { RpcError, Status } from '@tracechat/protos';
+import { CodedError, Status, rpcErrorMapper } from '@tracechat/protos';
 
 /** Why a placement call (or start-up) was refused; each maps to one gRPC status at the edge. */
 export const PlacementErrorCode = {
@@ -11,27 +11,14 @@ export const PlacementErrorCode = {
 } as const;
 export type PlacementErrorCode = (typeof PlacementErrorCode)[keyof typeof PlacementErrorCode];
 
-export class PlacementError extends Error {
+export class PlacementError extends CodedError<PlacementErrorCode> {
   override readonly name = 'PlacementError';
-  constructor(
-    readonly code: PlacementErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
-const STATUS: Record<PlacementErrorCode, number> = {
+/** The one place placement errors become gRPC statuses; anything else stays internal. */
+export const toRpcError = rpcErrorMapper(PlacementError, {
   INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
   NOT_FOUND: Status.NOT_FOUND,
   UNAVAILABLE: Status.UNAVAILABLE,
   SHARD_COUNT_MISMATCH: Status.FAILED_PRECONDITION,
-};
-
-/** The one place placement errors become gRPC statuses; anything else stays internal. */
-export function toRpcError(err: unknown): unknown {
-  return err instanceof PlacementError
-    ? new RpcError(STATUS[err.code], err.message, { cause: err })
-    : err;
-}
+});

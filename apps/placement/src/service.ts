@@ -15,6 +15,7 @@ import { PlacementError } from './errors';
 import { shardOf } from './shard-key';
 import type { NodeState, PlacementStore, ShardMapQueries } from './store';
 import { checkAddress, checkNodeId, checkSessionId } from './validate';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 export interface PlacementServiceDeps {
   readonly store: PlacementStore;
@@ -22,7 +23,7 @@ export interface PlacementServiceDeps {
   readonly nodeLeaseMs: number;
 }
 
-const DB = { 'db.system.name': 'postgresql' } as const;
+const DB = { [Attr.DB_SYSTEM_NAME]: 'postgresql' } as const;
 
 function lookupResponse(shardId: string, node: NodeState, created: boolean): LookupShardResponse {
   return { shardId, nodeId: node.nodeId, nodeAddress: node.address, created, nodeUp: node.up };
@@ -56,23 +57,23 @@ export class PlacementService {
     const sessionId = checkSessionId(req.sessionId);
     const shard = shardOf(sessionId, this.deps.shardCount);
     const shardId = String(shard);
-    const attributes = { 'chat.session.id': sessionId, 'chat.shard.id': shardId };
+    const attributes = { [Attr.SESSION_ID]: sessionId, [Attr.SHARD_ID]: shardId };
     const { store } = this.deps;
 
     const existing = await withSpan(
-      'placement.metadata.query',
+      SpanName.PLACEMENT_METADATA_QUERY,
       {
         attributes: {
           ...attributes,
           ...DB,
-          'db.collection.name': 'placement_shards',
-          'db.operation.name': 'SELECT',
+          [Attr.DB_COLLECTION_NAME]: 'placement_shards',
+          [Attr.DB_OPERATION_NAME]: 'SELECT',
         },
       },
       async (span) => {
         const row = await store.shard(shard);
-        span.setAttribute('db.rows', row ? 1 : 0);
-        if (row) span.setAttribute('chat.journal.node.id', row.nodeId);
+        span.setAttribute(Attr.DB_ROWS, row ? 1 : 0);
+        if (row) span.setAttribute(Attr.JOURNAL_NODE_ID, row.nodeId);
         return row;
       },
     );
@@ -94,19 +95,19 @@ export class PlacementService {
         if (!chosen) {
           throw new PlacementError('UNAVAILABLE', `no journal node is up to take shard ${shardId}`);
         }
-        span.setAttributes({ 'chat.journal.node.id': chosen.nodeId, 'chat.journal.node.up': true });
+        span.setAttributes({ [Attr.JOURNAL_NODE_ID]: chosen.nodeId, [Attr.JOURNAL_NODE_UP]: true });
         return { node: chosen, fresh: true };
       });
       if (!fresh) return lookupResponse(shardId, node, false);
       await withSpan(
-        'placement.shard.create',
+        SpanName.PLACEMENT_SHARD_CREATE,
         {
           attributes: {
             ...attributes,
             ...DB,
-            'chat.journal.node.id': node.nodeId,
-            'db.collection.name': 'placement_shards',
-            'db.operation.name': 'INSERT',
+            [Attr.JOURNAL_NODE_ID]: node.nodeId,
+            [Attr.DB_COLLECTION_NAME]: 'placement_shards',
+            [Attr.DB_OPERATION_NAME]: 'INSERT',
           },
         },
         () => tx.insertShard(shard, node.nodeId),
@@ -145,8 +146,8 @@ export class PlacementService {
 
   private route<T>(attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
     return withSpan(
-      'placement.cluster.route',
-      { attributes: { ...attributes, ...DB, 'db.collection.name': 'placement_nodes' } },
+      SpanName.PLACEMENT_CLUSTER_ROUTE,
+      { attributes: { ...attributes, ...DB, [Attr.DB_COLLECTION_NAME]: 'placement_nodes' } },
       fn,
     );
   }
@@ -160,7 +161,7 @@ export class PlacementService {
     const node = await queries.node(nodeId);
     // placement_shards.node_id references placement_nodes, and nodes are never deleted.
     if (!node) throw new Error(`shard ${shardId} is assigned to unknown node ${nodeId}`);
-    span.setAttributes({ 'chat.journal.node.id': node.nodeId, 'chat.journal.node.up': node.up });
+    span.setAttributes({ [Attr.JOURNAL_NODE_ID]: node.nodeId, [Attr.JOURNAL_NODE_UP]: node.up });
     return node;
   }
 }

@@ -1,7 +1,6 @@
+import { IdRules, isNodeId, isSessionId } from '@tracechat/contracts';
 import { PlacementError } from './errors';
 
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
 const HOST_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const IPV6 = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
@@ -9,19 +8,15 @@ const PORT = /^[1-9]\d{0,4}$/;
 
 /** Node ids name journal nodes in logs, metrics and the shard map: letters, digits, _ and -. */
 export function checkNodeId(value: string): string {
-  if (!NODE_ID.test(value)) {
-    throw new PlacementError('INVALID_ARGUMENT', 'node_id must be 1-64 letters, digits, _ or -');
+  if (!isNodeId(value)) {
+    throw new PlacementError('INVALID_ARGUMENT', `node_id must be ${IdRules.node}`);
   }
   return value;
 }
 
-/** The same rule as logic's: 1-128 letters, digits, _ or -. */
 export function checkSessionId(value: string): string {
-  if (!SESSION_ID.test(value)) {
-    throw new PlacementError(
-      'INVALID_ARGUMENT',
-      'session_id must be 1-128 letters, digits, _ or -',
-    );
+  if (!isSessionId(value)) {
+    throw new PlacementError('INVALID_ARGUMENT', `session_id must be ${IdRules.session}`);
   }
   return value;
 }

@@ -1,10 +1,12 @@
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import type { Env, LogLevel } from '@tracechat/config';
 
 export interface TaskConfig {
   readonly healthHost: string;
   readonly healthPort: number;
-  readonly databaseUrl: string;
+  /** logic's ChatService, asked for each session's members. */
+  readonly logicAddress: string;
+  readonly rpcDeadlineMs: number;
   readonly redisUrl: string;
   readonly natsUrl: string;
   readonly natsStream: string;
@@ -19,30 +21,29 @@ export interface TaskConfig {
   readonly retryDelayMs: number;
   readonly presenceTtlSeconds: number;
   readonly whitelistSyncIntervalMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export function loadConfig(env: Env): Readonly<TaskConfig> {
   const r = new EnvReader('task', env);
+  const shared = sharedEnv(r);
   return r.done({
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9153, { min: 0, max: 65535 }),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/tracechat', [
-      'postgres:',
-      'postgresql:',
-    ]),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    natsUrl: r.url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
-    natsStream: r.string('NATS_STREAM', 'CHAT'),
-    natsSubjectPrefix: r.string('NATS_SUBJECT_PREFIX', 'chat.msg'),
+    logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    redisUrl: shared.redisUrl(),
+    natsUrl: shared.natsUrl(),
+    natsStream: shared.natsStream(),
+    natsSubjectPrefix: shared.natsSubjectPrefix(),
     natsConsumer: r.string('NATS_CONSUMER', 'task'),
     ackWaitMs: r.int('ACK_WAIT_MS', 30_000, { min: 1000 }),
     maxDeliver: r.int('MAX_DELIVER', 50, { min: 1 }),
     concurrency: r.int('TASK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     pushDeadlineMs: r.int('PUSH_DEADLINE_MS', 3000, { min: 100 }),
     retryDelayMs: r.int('RETRY_DELAY_MS', 1000, { min: 0 }),
-    presenceTtlSeconds: r.int('PRESENCE_TTL_SECONDS', 30, { min: 2 }),
+    presenceTtlSeconds: shared.presenceTtlSeconds(),
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
-    logLevel: r.string('LOG_LEVEL', 'info'),
+    logLevel: shared.logLevel(),
   });
 }

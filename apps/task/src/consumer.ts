@@ -1,6 +1,5 @@
 import { AckPolicy, DeliverPolicy, nanos } from '@tracechat/messaging';
 import type { JsMsg, NatsConnection } from '@tracechat/messaging';
-import { EventDecodeError, decodeMessageEvent } from '@tracechat/protos';
 import {
   SpanKind,
   extractHeaders,
@@ -11,6 +10,13 @@ import {
 import type { Logger } from '@tracechat/telemetry';
 import type { Pusher } from './pusher';
 import type { Router } from './router';
+import {
+  Attr,
+  EventDecodeError,
+  MetricName,
+  SpanName,
+  decodeMessageEvent,
+} from '@tracechat/contracts';
 
 export interface ConsumerSettings {
   readonly stream: string;
@@ -90,20 +96,20 @@ export class MessageConsumer {
   private handle(msg: JsMsg): Promise<void> {
     const parent = extractHeaders(msg.headers);
     return withSpan(
-      'task.mq.consume',
+      SpanName.TASK_MQ_CONSUME,
       {
         kind: SpanKind.CONSUMER,
         parent,
         attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.operation.name': 'consume',
-          'messaging.destination.name': msg.subject,
-          'messaging.consumer.group.name': this.settings.durable,
-          'messaging.message.id': msg.headers?.get('Nats-Msg-Id') ?? '',
-          'messaging.message.body.size': msg.data.byteLength,
-          'messaging.nats.stream.sequence': msg.seq,
-          'messaging.nats.delivery.count': msg.info.redeliveryCount,
+          [Attr.MESSAGING_SYSTEM]: 'nats',
+          [Attr.MESSAGING_OPERATION_TYPE]: 'process',
+          [Attr.MESSAGING_OPERATION_NAME]: 'consume',
+          [Attr.MESSAGING_DESTINATION_NAME]: msg.subject,
+          [Attr.MESSAGING_CONSUMER_GROUP_NAME]: this.settings.durable,
+          [Attr.MESSAGING_MESSAGE_ID]: msg.headers?.get('Nats-Msg-Id') ?? '',
+          [Attr.MESSAGING_MESSAGE_BODY_SIZE]: msg.data.byteLength,
+          [Attr.MESSAGING_NATS_STREAM_SEQUENCE]: msg.seq,
+          [Attr.MESSAGING_NATS_DELIVERY_COUNT]: msg.info.redeliveryCount,
         },
       },
       async (span) => {
@@ -118,8 +124,8 @@ export class MessageConsumer {
           return;
         }
         span.setAttributes({
-          'chat.session.id': event.sessionId,
-          'chat.message.id': event.messageId,
+          [Attr.SESSION_ID]: event.sessionId,
+          [Attr.MESSAGE_ID]: event.messageId,
         });
         try {
           const routes = await this.router.resolve(event.sessionId);
@@ -147,7 +153,7 @@ export class MessageConsumer {
             });
           }
           msg.ack();
-          incrementCounter('tracechat.task.messages.routed', { outcome: 'acked' });
+          incrementCounter(MetricName.TASK_MESSAGES_ROUTED, { outcome: 'acked' });
         } catch (err) {
           if (err instanceof EventDecodeError) throw err;
           this.log.warn(
@@ -155,7 +161,7 @@ export class MessageConsumer {
             'push failed; message will be redelivered',
           );
           msg.nak(this.settings.retryDelayMs);
-          incrementCounter('tracechat.task.messages.routed', { outcome: 'retried' });
+          incrementCounter(MetricName.TASK_MESSAGES_ROUTED, { outcome: 'retried' });
           throw err;
         }
       },

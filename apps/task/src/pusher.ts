@@ -7,6 +7,7 @@ import type {
 } from '@tracechat/protos';
 import { SpanKind, withSpan } from '@tracechat/telemetry';
 import type { Route } from './router';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 /** PushService clients, one per gateway address, reused across messages. */
 export class Pusher {
@@ -31,13 +32,13 @@ export class Pusher {
     excludeConnectionId: string,
   ): Promise<DeliverResponse__Output> {
     return withSpan(
-      'task.push.gateway',
+      SpanName.TASK_PUSH_GATEWAY,
       {
         kind: SpanKind.INTERNAL,
         attributes: {
-          'chat.gateway.id': route.gatewayId,
-          'chat.user.count': route.userIds.length,
-          'server.address': route.address,
+          [Attr.GATEWAY_ID]: route.gatewayId,
+          [Attr.USER_COUNT]: route.userIds.length,
+          [Attr.SERVER_ADDRESS]: route.address,
         },
       },
       async (span) => {
@@ -48,7 +49,7 @@ export class Pusher {
           { message, userIds: [...route.userIds], excludeConnectionId },
           this.deadlineMs,
         );
-        span.setAttribute('chat.connection.count', res.connections);
+        span.setAttribute(Attr.CONNECTION_COUNT, res.connections);
         return res;
       },
     );

@@ -1,6 +1,6 @@
-import type { Pool } from '@tracechat/postgres';
 import type { Presence } from '@tracechat/presence';
 import { withSpan } from '@tracechat/telemetry';
+import { Attr, SpanName } from '@tracechat/contracts';
 
 export interface Route {
   readonly gatewayId: string;
@@ -8,23 +8,24 @@ export interface Route {
   readonly userIds: readonly string[];
 }
 
+/** Who is in a session: logic owns the members table and answers `ListMembers`. */
+export interface MemberSource {
+  listMembers(req: { sessionId: string }): Promise<{ userIds: string[] }>;
+}
+
 /** Recipients of a session's message, grouped by the gateway each is connected to. */
 export class Router {
   constructor(
-    private readonly pool: Pool,
+    private readonly members: MemberSource,
     private readonly presence: Presence,
   ) {}
 
   resolve(sessionId: string): Promise<Route[]> {
     return withSpan(
-      'task.route.resolve',
-      { attributes: { 'chat.session.id': sessionId } },
+      SpanName.TASK_ROUTE_RESOLVE,
+      { attributes: { [Attr.SESSION_ID]: sessionId } },
       async (span) => {
-        const { rows } = await this.pool.query<{ user_id: string }>(
-          'SELECT user_id FROM members WHERE session_id = $1',
-          [sessionId],
-        );
-        const members = rows.map((r) => r.user_id);
+        const { userIds: members } = await this.members.listMembers({ sessionId });
         const byGateway = await this.presence.gatewaysOf(members);
         const addresses = await this.presence.gatewayAddresses([...byGateway.keys()]);
         const routes: Route[] = [];
@@ -36,9 +37,9 @@ export class Router {
           online += userIds.length;
         }
         span.setAttributes({
-          'chat.member.count': members.length,
-          'chat.recipient.count': online,
-          'chat.gateway.count': routes.length,
+          [Attr.MEMBER_COUNT]: members.length,
+          [Attr.RECIPIENT_COUNT]: online,
+          [Attr.GATEWAY_COUNT]: routes.length,
         });
         return routes;
       },

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
-import { createPool } from '@tracechat/postgres';
 import { Presence, WhitelistStore } from '@tracechat/presence';
+import { LogicClient } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
 import { startWhitelistSync } from '@tracechat/telemetry';
@@ -20,14 +20,13 @@ export interface Task {
 }
 
 export function buildTask(config: TaskConfig, log: Logger): Task {
-  const pool = createPool(config.databaseUrl, 'tracechat-task');
+  const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   const pusher = new Pusher(config.pushDeadlineMs);
   let nats: NatsConnection | undefined;
   let consumer: MessageConsumer | undefined;
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
-  pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
   return {
@@ -53,7 +52,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
           concurrency: config.concurrency,
           retryDelayMs: config.retryDelayMs,
         },
-        new Router(pool, new Presence(redis, config.presenceTtlSeconds)),
+        new Router(logic, new Presence(redis, config.presenceTtlSeconds)),
         pusher,
         log,
       );
@@ -62,7 +61,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
       health = await startHealthServer(
         { host: config.healthHost, port: config.healthPort },
         {
-          postgres: () => pool.query('SELECT 1'),
+          logic: () => logic.ready(1000),
           redis: () => redis.ping(),
           nats: () => natsReady(natsConn),
         },
@@ -77,7 +76,8 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
       await consumer?.stop();
       await nats?.drain().catch(() => undefined);
       pusher.close();
-      await Promise.allSettled([redis.quit(), pool.end()]);
+      logic.close();
+      await redis.quit().catch(() => undefined);
       await health?.close();
     },
   };

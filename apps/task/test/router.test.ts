@@ -1,49 +1,59 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createPool, dropDatabase, ensureDatabase } from '@tracechat/postgres';
-import type { Pool } from '@tracechat/postgres';
 import { Presence } from '@tracechat/presence';
 import { Router } from '../src/router';
+import type { MemberSource } from '../src/router';
 
 const run = randomBytes(4).toString('hex');
-const url = `postgres://postgres@127.0.0.1:5432/tracechat_task_test_${run}`;
-let pool: Pool;
 let redis: Redis;
 
-beforeAll(async () => {
-  await ensureDatabase(url);
-  pool = createPool(url, 'task-test');
-  await pool.query('CREATE TABLE members (session_id text NOT NULL, user_id text NOT NULL, PRIMARY KEY (session_id, user_id))');
+/** logic's ListMembers, answered from a map. */
+class Members implements MemberSource {
+  readonly sessions = new Map<string, string[]>();
+  async listMembers({ sessionId }: { sessionId: string }) {
+    return { userIds: this.sessions.get(sessionId) ?? [] };
+  }
+}
+
+beforeAll(() => {
   redis = new Redis('redis://127.0.0.1:6379');
 });
 
 afterAll(async () => {
-  await pool.end();
   await redis.quit();
-  await dropDatabase(url);
 });
 
 describe('Router', () => {
   it('groups online members by gateway and leaves out offline members and dead gateways', async () => {
     const presence = new Presence(redis, 5);
-    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => `${n}-${run}`) as [string, string, string, string];
-    const [g1, g2, gone] = ['g1', 'g2', 'gone'].map((n) => `${n}-${run}`) as [string, string, string];
-    for (const user of [a, b, c, d]) {
-      await pool.query('INSERT INTO members VALUES ($1, $2)', [`room-${run}`, user]);
-    }
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => `${n}-${run}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const [g1, g2, gone] = ['g1', 'g2', 'gone'].map((n) => `${n}-${run}`) as [
+      string,
+      string,
+      string,
+    ];
+    const members = new Members();
+    members.sessions.set(`room-${run}`, [a, b, c, d]);
     await presence.announceGateway(g1, '127.0.0.1:1001');
     await presence.announceGateway(g2, '127.0.0.1:1002');
     await presence.online(g1, [a, b]);
     await presence.online(g2, [b]);
     await presence.online(gone, [c]); // its gateway never announced an address: it is gone
-    const routes = await new Router(pool, presence).resolve(`room-${run}`);
-    expect(routes.sort((x, y) => x.gatewayId.localeCompare(y.gatewayId))).toEqual([
-      { gatewayId: g1, address: '127.0.0.1:1001', userIds: [a, b].sort() },
-      { gatewayId: g2, address: '127.0.0.1:1002', userIds: [b] },
-    ].map((r) => ({ ...r, userIds: expect.arrayContaining(r.userIds) })));
+    const routes = await new Router(members, presence).resolve(`room-${run}`);
+    expect(routes.sort((x, y) => x.gatewayId.localeCompare(y.gatewayId))).toEqual(
+      [
+        { gatewayId: g1, address: '127.0.0.1:1001', userIds: [a, b].sort() },
+        { gatewayId: g2, address: '127.0.0.1:1002', userIds: [b] },
+      ].map((r) => ({ ...r, userIds: expect.arrayContaining(r.userIds) })),
+    );
 
     await presence.offline(g1, [a]);
-    const after = await new Router(pool, presence).resolve(`room-${run}`);
+    const after = await new Router(members, presence).resolve(`room-${run}`);
     expect(after.find((r) => r.gatewayId === g1)!.userIds).toEqual([b]);
   });
 });

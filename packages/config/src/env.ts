@@ -39,7 +39,8 @@ export class EnvReader {
     try {
       return parser(raw);
     } catch (err) {
-      this.problems.push(`${name}=${JSON.stringify(raw)}: ${(err as Error).message}`);
+      // the value is never echoed: it may hold a password (a URL) or a secret
+      this.problems.push(`${name}: ${(err as Error).message}`);
       return fallback;
     }
   }

@@ -2,3 +2,4 @@ export { MigrationError, dropDatabase, ensureDatabase, migrate, readMigrations }
 export type { Migration } from './migrate';
 export { Pool, createPool } from './pool';
 export type { PoolClient } from './pool';
+export { migrateOnStart } from './start';

@@ -1,3 +1,8 @@
 export { Presence } from './presence';
-export { WHITELIST_KINDS, WhitelistEntryError, WhitelistStore, checkWhitelistEntry } from './whitelist';
+export {
+  WHITELIST_KINDS,
+  WhitelistEntryError,
+  WhitelistStore,
+  checkWhitelistEntry,
+} from './whitelist';
 export type { WhitelistKind } from './whitelist';

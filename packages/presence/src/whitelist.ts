@@ -1,25 +1,30 @@
 import type { Redis } from 'ioredis';
+import { IdRules, isSessionId, isUserId } from '@tracechat/contracts';
 
 export const WHITELIST_KINDS = ['users', 'sessions'] as const;
 export type WhitelistKind = (typeof WHITELIST_KINDS)[number];
 
 const key = (kind: WhitelistKind) => `tracechat:sampling:whitelist:${kind}`;
-const ID = /^[A-Za-z0-9_.@-]{1,128}$/;
 
 export class WhitelistEntryError extends Error {
   override readonly name = 'WhitelistEntryError';
   readonly code = 'INVALID_ENTRY';
 }
 
-/** Checks an entry before it is stored; user and session ids share the id alphabet. */
-export function checkWhitelistEntry(kind: unknown, id: unknown): { kind: WhitelistKind; id: string } {
+/** Checks an entry before it is stored: a user id or a session id by their own rules. */
+export function checkWhitelistEntry(
+  kind: unknown,
+  id: unknown,
+): { kind: WhitelistKind; id: string } {
   if (typeof kind !== 'string' || !(WHITELIST_KINDS as readonly string[]).includes(kind)) {
     throw new WhitelistEntryError(`kind must be one of ${WHITELIST_KINDS.join(', ')}`);
   }
-  if (typeof id !== 'string' || !ID.test(id)) {
-    throw new WhitelistEntryError('id must be 1-128 letters, digits, _ . @ or -');
+  if (kind === 'users' ? !isUserId(id) : !isSessionId(id)) {
+    throw new WhitelistEntryError(
+      `id must be ${kind === 'users' ? IdRules.user : IdRules.session}`,
+    );
   }
-  return { kind: kind as WhitelistKind, id };
+  return { kind: kind as WhitelistKind, id: id as string };
 }
 
 /**

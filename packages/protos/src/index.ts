@@ -2,12 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 
 export { grpc };
 export { LOADER_OPTIONS, tracechatV1 } from './definitions';
+export { LogicClient } from './logic-client';
 export {
+  CodedError,
   RpcError,
   Status,
   bindServer,
   handleUnary,
   isServiceError,
+  rpcErrorMapper,
   stopServer,
   unary,
   unaryHandlers,
@@ -43,6 +46,22 @@ export type {
   HistoryResponse,
   HistoryResponse__Output,
 } from './generated/tracechat/v1/HistoryResponse';
+export type {
+  InviteMemberRequest,
+  InviteMemberRequest__Output,
+} from './generated/tracechat/v1/InviteMemberRequest';
+export type {
+  InviteMemberResponse,
+  InviteMemberResponse__Output,
+} from './generated/tracechat/v1/InviteMemberResponse';
+export type {
+  ListMembersRequest,
+  ListMembersRequest__Output,
+} from './generated/tracechat/v1/ListMembersRequest';
+export type {
+  ListMembersResponse,
+  ListMembersResponse__Output,
+} from './generated/tracechat/v1/ListMembersResponse';
 export type {
   JoinSessionRequest,
   JoinSessionRequest__Output,
@@ -127,5 +146,3 @@ export type {
   ShardInfoResponse__Output,
 } from './generated/tracechat/v1/ShardInfoResponse';
 export type { StoredRecord, StoredRecord__Output } from './generated/tracechat/v1/StoredRecord';
-export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
-export type { MessageEvent } from './events';

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 
 /** gRPC status codes by name, for readable mapping tables. */
 export const Status = grpc.status;
+export type Status = grpc.status;
 
 /** An error that carries the gRPC status it should be answered with. */
 export class RpcError extends Error {
@@ -125,4 +126,30 @@ export function stopServer(server: grpc.Server, graceMs = 5000): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * A service's refusal with a stable `code`; each service declares its codes and one table from
+ * code to gRPC status, and `rpcErrorMapper` applies it at the edge.
+ */
+export class CodedError<C extends string> extends Error {
+  constructor(
+    readonly code: C,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The function that turns a service's CodedErrors into RpcErrors with their status; anything
+ * else is returned unchanged (and reaches the caller as INTERNAL, never with its details).
+ */
+export function rpcErrorMapper<C extends string>(
+  type: abstract new (...args: never[]) => CodedError<C>,
+  statusOf: Readonly<Record<C, Status>>,
+): (err: unknown) => unknown {
+  return (err) =>
+    err instanceof type ? new RpcError(statusOf[err.code], err.message, { cause: err }) : err;
 }

@@ -11,7 +11,17 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-async function runChecks(checks: Record<string, Check>, timeoutMs: number) {
+/** Readiness as served by /readyz: every check's result, each bounded by `timeoutMs`. */
+export interface Readiness {
+  readonly ok: boolean;
+  readonly results: Record<string, string>;
+}
+
+/** Runs the checks in parallel, each bounded by `timeoutMs`; a failure's message is its result. */
+export async function runChecks(
+  checks: Record<string, Check>,
+  timeoutMs: number,
+): Promise<Readiness> {
   const results: Record<string, string> = {};
   let ok = true;
   await Promise.all(

@@ -1,4 +1,6 @@
-export { startHealthServer } from './health';
-export type { Check, HealthServer } from './health';
+export { runChecks, startHealthServer } from './health';
+export type { Check, HealthServer, Readiness } from './health';
 export { failStart, runUntilSignal } from './lifecycle';
 export type { Closable } from './lifecycle';
+export { runService } from './service';
+export type { ServiceSpec } from './service';

@@ -29,11 +29,14 @@ export function runUntilSignal(service: Closable, log: Logger, graceMs = 10_000)
       .close()
       .catch((err: unknown) => log.error({ err }, 'error while closing'))
       .then(() => shutdownTelemetry())
-      .then(() => {
-        log.info('stopped');
-        log.flush();
-        process.exit(0);
-      }, () => process.exit(1));
+      .then(
+        () => {
+          log.info('stopped');
+          log.flush();
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

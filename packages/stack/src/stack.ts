@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import { ensureDatabase } from '@tracechat/postgres';
 import { ManagedProcess, freePort } from './process';
 
@@ -196,7 +197,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
     OTEL_BSP_SCHEDULE_DELAY: String(options.spanExportDelayMs ?? 1000),
     ENVIRONMENT: options.environment ?? 'local',
-    AUTH_SECRET: 'tracechat-dev-secret',
+    AUTH_SECRET: DEV_AUTH_SECRET,
     // Jaeger stores traces only: metrics go out when the collector tier is there to take them.
     OTEL_METRICS_EXPORTER: collector ? 'otlp' : 'none',
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
@@ -280,6 +281,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       env: {
         ...common,
         SERVICE_INSTANCE_ID: 'task-1',
+        LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         HEALTH_PORT: String(ports.taskHealth),
         RETRY_DELAY_MS: '500',
         ...options.serviceEnv?.task,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
+import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
 import { connectNats } from '@tracechat/messaging';
 import { dropDatabase } from '@tracechat/postgres';
 import { ChatClient } from './client';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EnvReader } from '@tracechat/config';
-import type { Env } from '@tracechat/config';
+import { EnvReader, sharedEnv } from '@tracechat/config';
+import type { Env, LogLevel } from '@tracechat/config';
+import { SamplingEvent } from '@tracechat/contracts';
 
 export interface TelemetryConfig {
   /** false when ENABLE_TELEMETRY=false or OTEL_SDK_DISABLED=true: nothing is started or exported. */
@@ -17,7 +18,7 @@ export interface TelemetryConfig {
   readonly metricsExportIntervalMs: number;
   /** OTEL_METRICS_EXPORTER: 'otlp' (default) or 'none'. */
   readonly metricsExporter: 'otlp' | 'none';
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
   readonly sampling: SamplingConfig;
 }
 
@@ -31,8 +32,7 @@ export interface SamplingConfig {
   readonly events: Readonly<Record<SamplingEvent, boolean>>;
 }
 
-export const SAMPLING_EVENTS = ['connection', 'session', 'messaging', 'heartbeat'] as const;
-export type SamplingEvent = (typeof SAMPLING_EVENTS)[number];
+export const SAMPLING_EVENTS = Object.values(SamplingEvent);
 
 export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
 
@@ -68,6 +68,7 @@ function stripSlash(url: string): string {
  */
 export function loadTelemetryConfig(env: Env): TelemetryConfig {
   const r = new EnvReader('telemetry', env);
+  const shared = sharedEnv(r);
   const own = ownPackage();
   const enabled = r.bool('ENABLE_TELEMETRY', true) && !r.bool('OTEL_SDK_DISABLED', false);
   const serviceName = r.optionalString('OTEL_SERVICE_NAME') ?? r.string('SERVICE_NAME', own.name);
@@ -100,17 +101,9 @@ export function loadTelemetryConfig(env: Env): TelemetryConfig {
     otlpMetricsEndpoint: metricsEndpoint,
     metricsExporter: r.oneOf('OTEL_METRICS_EXPORTER', 'otlp', ['otlp', 'none'] as const),
     metricsExportIntervalMs: r.int('OTEL_METRIC_EXPORT_INTERVAL', 10_000, { min: 100 }),
-    logLevel: r.oneOf('LOG_LEVEL', 'info', [
-      'trace',
-      'debug',
-      'info',
-      'warn',
-      'error',
-      'fatal',
-      'silent',
-    ] as const),
+    logLevel: shared.logLevel(),
     sampling: {
-      followTraceparent: r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+      followTraceparent: shared.followTraceparent(),
       ratio,
       whitelistUsers: r.list('TRACECHAT_SAMPLING_WHITELIST_USERS', []),
       whitelistSessions: r.list('TRACECHAT_SAMPLING_WHITELIST_SESSIONS', []),

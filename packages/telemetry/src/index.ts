@@ -1,5 +1,5 @@
 export { DEFAULT_OTLP_ENDPOINT, SAMPLING_EVENTS, loadTelemetryConfig } from './config';
-export type { SamplingConfig, SamplingEvent, TelemetryConfig } from './config';
+export type { SamplingConfig, TelemetryConfig } from './config';
 export { createLogger, REDACTED_PATHS } from './logger';
 export type { Logger, LoggerSettings } from './logger';
 export { incrementCounter, recordHistogram, setGauge } from './metrics';

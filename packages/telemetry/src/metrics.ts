@@ -7,7 +7,10 @@ function meter(): Meter {
 
 const counters = new Map<string, Counter>();
 const histograms = new Map<string, Histogram>();
-const gauges = new Map<string, { gauge: ObservableGauge; values: Map<string, [number, Attributes]> }>();
+const gauges = new Map<
+  string,
+  { gauge: ObservableGauge; values: Map<string, [number, Attributes]> }
+>();
 
 /** Adds `value` (default 1) to a monotonic counter, created on first use. */
 export function incrementCounter(

@@ -2,14 +2,16 @@ import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-t
 import type { Sampler, SamplingResult } from '@opentelemetry/sdk-trace-base';
 import { trace } from '@opentelemetry/api';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
-import type { SamplingConfig, SamplingEvent } from './config';
+import { Attr } from '@tracechat/contracts';
+import type { SamplingEvent } from '@tracechat/contracts';
+import type { SamplingConfig } from './config';
 
 /** Span attributes the head sampler reads; set them in the options of the span that starts a trace. */
 export const SamplingAttributes = {
-  USER: 'chat.user.id',
-  SESSION: 'chat.session.id',
-  DEBUG: 'chat.debug',
-  EVENT: 'chat.event',
+  USER: Attr.USER_ID,
+  SESSION: Attr.SESSION_ID,
+  DEBUG: Attr.DEBUG,
+  EVENT: Attr.EVENT,
 } as const;
 
 export interface Whitelist {

@@ -104,7 +104,10 @@ export function startTelemetry(config: TelemetryConfig): void {
         '@opentelemetry/instrumentation-dns': { enabled: false },
         '@opentelemetry/instrumentation-net': { enabled: false },
         '@opentelemetry/instrumentation-pino': { enabled: false },
-        '@opentelemetry/instrumentation-pg': { requireParentSpan: true, enhancedDatabaseReporting: false },
+        '@opentelemetry/instrumentation-pg': {
+          requireParentSpan: true,
+          enhancedDatabaseReporting: false,
+        },
         '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
         '@opentelemetry/instrumentation-http': {
           ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
@@ -117,7 +120,12 @@ export function startTelemetry(config: TelemetryConfig): void {
   holder[KEY] = { sdk, sampler, config };
   // both span counters exist from the start, so "nothing dropped" reads as 0, not as missing
   incrementCounter('tracechat.telemetry.spans.exported', undefined, 0, 'Spans exported over OTLP');
-  incrementCounter('tracechat.telemetry.spans.dropped', undefined, 0, 'Spans lost: failed OTLP exports');
+  incrementCounter(
+    'tracechat.telemetry.spans.dropped',
+    undefined,
+    0,
+    'Spans lost: failed OTLP exports',
+  );
 }
 
 /** Flushes and stops telemetry; safe to call when it never started. */
@@ -143,6 +151,8 @@ export function setSamplingWhitelist(list: Whitelist): void {
 }
 
 /** Whether spans of this event kind are started as new traces at all. */
-export function samplingEventEnabled(event: 'connection' | 'session' | 'messaging' | 'heartbeat'): boolean {
+export function samplingEventEnabled(
+  event: 'connection' | 'session' | 'messaging' | 'heartbeat',
+): boolean {
   return holder[KEY]?.sampler.eventEnabled(event) ?? true;
 }

@@ -33,7 +33,11 @@ export async function withSpan<T>(
   const parent = options.parent ?? context.active();
   const span = tracer.startSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: options.links },
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      attributes: options.attributes,
+      links: options.links,
+    },
     parent,
   );
   try {

@@ -28,9 +28,9 @@ describe('one message, one trace', () => {
     room = stack.session('room');
     const a = await stack.connect(alice, 1);
     const b = await stack.connect(bob, 2);
-    expect(await a.request({ type: 'join', session: room })).toMatchObject({ type: 'joined', session: room, last_seq: 0 });
-    expect(await b.request({ type: 'join', session: room })).toMatchObject({ type: 'joined', session: room });
-    ack = await a.request({ type: 'send', session: room, text: 'hello bob' });
+    expect(await a.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined', session: room, last_seq: 0 });
+    expect(await b.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined', session: room });
+    ack = await a.request({ type: 'send', session: room, text: 'hello bob', client_msg_id: `hello-${room}` });
     pushed = await b.waitFor((f) => f.type === 'message' && f.message_id === ack.message_id);
     b.send({ type: 'received', message_id: pushed.message_id, traceparent: pushed.traceparent });
   });

@@ -16,7 +16,7 @@ const isMessage = (id: unknown) => (f: Frame) => f.type === 'message' && f.messa
 
 async function joinAll(session: string, ...clients: ChatClient[]): Promise<void> {
   for (const c of clients) {
-    expect(await c.request({ type: 'join', session })).toMatchObject({ type: 'joined', session });
+    expect(await c.request({ type: 'join', session, public: true })).toMatchObject({ type: 'joined', session });
   }
 }
 
@@ -39,15 +39,16 @@ describe('delivery', () => {
     expect(alice1.received.filter(isMessage(ack.message_id))).toEqual([]);
   });
 
-  it('gives a repeated send with the same id the same message, delivered once', async () => {
+  it('gives a repeated send with the same client_msg_id the same message, delivered once', async () => {
     const room = stack.session('dedupe');
     const sender = await stack.connect(stack.user('sender'), 1);
     const reader = await stack.connect(stack.user('reader'), 2);
     await joinAll(room, sender, reader);
-    const first = await sender.request({ id: 'same-id', type: 'send', session: room, text: 'once' });
-    const second = await sender.request({ id: 'same-id', type: 'send', session: room, text: 'once' });
+    const first = await sender.request({ type: 'send', session: room, text: 'once', client_msg_id: 'same-id' });
+    const second = await sender.request({ type: 'send', session: room, text: 'once', client_msg_id: 'same-id' });
     expect(first.type).toBe('ack');
-    expect(second).toMatchObject({ type: 'ack', message_id: first.message_id, seq: first.seq });
+    expect(first.duplicate).toBeUndefined();
+    expect(second).toMatchObject({ type: 'ack', message_id: first.message_id, seq: first.seq, duplicate: true });
     await reader.waitFor(isMessage(first.message_id));
     await new Promise((r) => setTimeout(r, 1000));
     expect(reader.received.filter(isMessage(first.message_id))).toEqual([]);
@@ -95,7 +96,7 @@ describe('delivery', () => {
       expect.objectContaining({ message_id: expect.any(String), seq: seqs[3], from: stack.user('writer'), sent_at: expect.any(String) }),
       expect.objectContaining({ seq: seqs[4] }),
     ]);
-    const joined = await writer.request({ type: 'join', session: room });
+    const joined = await writer.request({ type: 'join', session: room, public: true });
     expect(joined.last_seq).toBe(seqs[4]);
 
     expect(await writer.request({ type: 'leave', session: room })).toMatchObject({ type: 'left', session: room });

@@ -40,7 +40,7 @@ describe('ratio 0 with a runtime whitelist', () => {
   it('keeps nothing ordinary', async () => {
     const c = await stack.connect(stack.user('plain'), 1);
     const room = stack.session('plain');
-    await c.request({ type: 'join', session: room });
+    await c.request({ type: 'join', session: room, public: true });
     const ack = await c.request({ type: 'send', session: room, text: 'unsampled' });
     expect(ack).toMatchObject({ type: 'ack', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(await keptIn(stack, ack.trace_id)).toBe(false);
@@ -51,7 +51,7 @@ describe('ratio 0 with a runtime whitelist', () => {
     const room = stack.session('vip');
     const c1 = await stack.connect(vip, 1);
     const c2 = await stack.connect(vip, 2);
-    await c1.request({ type: 'join', session: room });
+    await c1.request({ type: 'join', session: room, public: true });
     const res = await admin('POST', '', { kind: 'users', id: vip });
     expect(res.status).toBe(201);
     expect(await (await admin('GET', '')).json()).toMatchObject({ users: expect.arrayContaining([vip]) });
@@ -67,8 +67,8 @@ describe('ratio 0 with a runtime whitelist', () => {
     const room = stack.session('watched');
     const other = stack.session('unwatched');
     const c = await stack.connect(stack.user('anyone'), 2);
-    await c.request({ type: 'join', session: room });
-    await c.request({ type: 'join', session: other });
+    await c.request({ type: 'join', session: room, public: true });
+    await c.request({ type: 'join', session: other, public: true });
     expect((await admin('PUT', `/sessions/${room}`)).status).toBe(201);
     expect((await admin('PUT', `/sessions/${room}`)).status).toBe(200);
     expect(await keptWithin(stack, c, room, 5000, true)).toBe(true);
@@ -81,7 +81,7 @@ describe('ratio 0 with a runtime whitelist', () => {
   it('keeps debug frames at ratio 0', async () => {
     const c = await stack.connect(stack.user('debugger'), 1);
     const room = stack.session('debug');
-    await c.request({ type: 'join', session: room });
+    await c.request({ type: 'join', session: room, public: true });
     const ack = await c.request({ type: 'send', session: room, text: 'look at me', debug: true });
     expect(await keptIn(stack, ack.trace_id)).toBe(true);
   });
@@ -89,7 +89,7 @@ describe('ratio 0 with a runtime whitelist', () => {
   it('follows a client’s sampled traceparent', async () => {
     const c = await stack.connect(stack.user('follower'), 1);
     const room = stack.session('follow');
-    await c.request({ type: 'join', session: room });
+    await c.request({ type: 'join', session: room, public: true });
     const traceId = 'abcdef0123456789abcdef0123456789';
     const ack = await c.request({ type: 'send', session: room, text: 'sampled upstream', traceparent: `00-${traceId}-0123456789abcdef-01` });
     expect(ack.trace_id).toBe(traceId);
@@ -140,8 +140,8 @@ describe('event switches and follow_traceparent', () => {
     const [one, two] = [stack.user('one'), stack.user('two')];
     const c1 = await stack.connect(one, 1);
     const c2 = await stack.connect(two, 2);
-    await c1.request({ type: 'join', session: room });
-    await c2.request({ type: 'join', session: room });
+    await c1.request({ type: 'join', session: room, public: true });
+    await c2.request({ type: 'join', session: room, public: true });
     expect(await spansOf('gateway.ws.connect', one)).toBe(1);
     expect(await spansOf('gateway.session.join', one)).toBe(1);
     expect(await spansOf('gateway.ws.connect', two)).toBe(0);
@@ -153,7 +153,7 @@ describe('event switches and follow_traceparent', () => {
   it('ignores the client’s context with follow_traceparent=false', async () => {
     const room = stack.session('nofollow');
     const c2 = await stack.connect(stack.user('three'), 2);
-    await c2.request({ type: 'join', session: room });
+    await c2.request({ type: 'join', session: room, public: true });
     const clientTrace = '11112222333344445555666677778888';
     const ack = await c2.request({ type: 'send', session: room, text: 'mine', traceparent: `00-${clientTrace}-1111222233334444-01` });
     expect(ack.trace_id).not.toBe(clientTrace);

@@ -1,6 +1,6 @@
 import { ChatClient, UpgradeRefused, setup, viewTrace, waitForTrace } from '@tracechat/stack';
 import type { TestStack } from '@tracechat/stack';
-import { signToken } from '@tracechat/gateway';
+import { signToken } from '@tracechat/contracts';
 
 let stack: TestStack;
 let client: ChatClient;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   user = stack.user('carol');
   room = stack.session('proto');
   client = await stack.connect(user, 1);
-  expect(await client.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
+  expect(await client.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined' });
 }, 180_000);
 
 afterAll(async () => {

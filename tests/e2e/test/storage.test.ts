@@ -47,7 +47,7 @@ describe('sessions in shards on journal nodes', () => {
     const rooms = Array.from({ length: 12 }, (_, i) => stack.session(`spread${i}`));
     const senders: ChatClient[] = [];
     for (let i = 0; i < 4; i++) senders.push(await stack.connect(stack.user(`s${i}`), i % 2 === 0 ? 1 : 2));
-    for (const c of senders) for (const room of rooms) await c.request({ type: 'join', session: room });
+    for (const c of senders) for (const room of rooms) await c.request({ type: 'join', session: room, public: true });
 
     const acks = new Map<string, Frame[][]>(rooms.map((r) => [r, senders.map(() => [])]));
     await Promise.all(
@@ -72,7 +72,7 @@ describe('sessions in shards on journal nodes', () => {
   it('replays a shard: the same messages’ records, in offset order, as history returns them', async () => {
     const room = stack.session('replay');
     const c = await stack.connect(stack.user('replayer'), 1);
-    await c.request({ type: 'join', session: room });
+    await c.request({ type: 'join', session: room, public: true });
     const acks: Frame[] = [];
     for (let i = 0; i < 6; i++) acks.push(await c.request({ type: 'send', session: room, text: `replay ${i}` }));
     const route = await call<object, { shardId: string; nodeAddress: string }>(placement, placement.LookupShard, { sessionId: room });

@@ -16,7 +16,7 @@ beforeAll(async () => {
   room = stack.session('tail');
   sender = await stack.connect(stack.user('sender'), 1);
   reader = await stack.connect(stack.user('reader'), 2);
-  for (const c of [sender, reader]) expect(await c.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
+  for (const c of [sender, reader]) expect(await c.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined' });
 }, 180_000);
 
 afterAll(async () => {

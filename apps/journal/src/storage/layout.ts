@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { IdRules, isShardId } from '@tracechat/contracts';
 import { InvalidArgumentError } from './errors';
 
 /** `<dataDir>/shards/<shardId>/` holds a shard's segments. */
@@ -6,18 +7,15 @@ export const SHARDS_DIR = 'shards';
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 
-const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SEGMENT_FILE = /^(\d{20})\.(log|index)$/;
 
-export function isValidShardId(shardId: unknown): shardId is string {
-  return typeof shardId === 'string' && SHARD_ID.test(shardId);
-}
+export const isValidShardId = isShardId;
 
-/** Shard ids become directory names, so only `[A-Za-z0-9_-]{1,64}` is accepted. */
+/** Shard ids become directory names, so only their own alphabet is accepted. */
 export function assertShardId(shardId: unknown): asserts shardId is string {
   if (!isValidShardId(shardId)) {
     throw new InvalidArgumentError(
-      `invalid shard id ${JSON.stringify(shardId)}: expected 1-64 characters of [A-Za-z0-9_-]`,
+      `invalid shard id ${JSON.stringify(shardId)}: expected ${IdRules.shard}`,
     );
   }
 }

@@ -1,22 +1,23 @@
 import { context, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import { getTracer, recordError } from '@tracechat/telemetry';
+import { Attr, SpanName } from '@tracechat/contracts';
 
-export const SPAN_SEGMENT_APPEND = 'journal.segment.append';
-export const SPAN_INDEX_UPDATE = 'journal.index.update';
-export const SPAN_SEGMENT_FSYNC = 'journal.segment.fsync';
-export const SPAN_READ = 'journal.read';
+export const SPAN_SEGMENT_APPEND = SpanName.JOURNAL_SEGMENT_APPEND;
+export const SPAN_INDEX_UPDATE = SpanName.JOURNAL_INDEX_UPDATE;
+export const SPAN_SEGMENT_FSYNC = SpanName.JOURNAL_SEGMENT_FSYNC;
+export const SPAN_READ = SpanName.JOURNAL_READ;
 
-export const ATTR_SHARD_ID = 'journal.shard.id';
-export const ATTR_BATCH_SIZE = 'journal.batch.size';
-export const ATTR_BATCH_APPENDS = 'journal.batch.appends';
-export const ATTR_BATCH_BYTES = 'journal.batch.bytes';
-export const ATTR_APPEND_RECORDS = 'journal.append.records';
-export const ATTR_SEGMENT_BASE = 'journal.segment.base_offset';
-export const ATTR_INDEX_ENTRIES = 'journal.index.entries_added';
-export const ATTR_READ_FROM = 'journal.read.from_offset';
-export const ATTR_READ_COUNT = 'journal.read.record_count';
-export const ATTR_READ_BYTES = 'journal.read.bytes';
+export const ATTR_SHARD_ID = Attr.SHARD_ID;
+export const ATTR_BATCH_SIZE = Attr.JOURNAL_BATCH_SIZE;
+export const ATTR_BATCH_APPENDS = Attr.JOURNAL_BATCH_APPENDS;
+export const ATTR_BATCH_BYTES = Attr.JOURNAL_BATCH_BYTES;
+export const ATTR_APPEND_RECORDS = Attr.JOURNAL_APPEND_RECORDS;
+export const ATTR_SEGMENT_BASE = Attr.JOURNAL_SEGMENT_BASE_OFFSET;
+export const ATTR_INDEX_ENTRIES = Attr.JOURNAL_INDEX_ENTRIES_ADDED;
+export const ATTR_READ_FROM = Attr.JOURNAL_READ_FROM_OFFSET;
+export const ATTR_READ_COUNT = Attr.JOURNAL_READ_RECORD_COUNT;
+export const ATTR_READ_BYTES = Attr.JOURNAL_READ_BYTES;
 
 /** Wall-clock milliseconds with sub-millisecond precision, as span times. */
 export function now(): number {

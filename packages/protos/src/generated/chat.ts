@@ -15,10 +15,14 @@ export interface ProtoGrpcType {
       ChatService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_ChatServiceClient> & { service: _tracechat_v1_ChatServiceDefinition }
       HistoryRequest: MessageTypeDefinition
       HistoryResponse: MessageTypeDefinition
+      InviteMemberRequest: MessageTypeDefinition
+      InviteMemberResponse: MessageTypeDefinition
       JoinSessionRequest: MessageTypeDefinition
       JoinSessionResponse: MessageTypeDefinition
       LeaveSessionRequest: MessageTypeDefinition
       LeaveSessionResponse: MessageTypeDefinition
+      ListMembersRequest: MessageTypeDefinition
+      ListMembersResponse: MessageTypeDefinition
       SendMessageRequest: MessageTypeDefinition
       SendMessageResponse: MessageTypeDefinition
     }

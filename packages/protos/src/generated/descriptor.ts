@@ -16,6 +16,10 @@ export const descriptor = {
                   "requestType": "JoinSessionRequest",
                   "responseType": "JoinSessionResponse"
                 },
+                "InviteMember": {
+                  "requestType": "InviteMemberRequest",
+                  "responseType": "InviteMemberResponse"
+                },
                 "LeaveSession": {
                   "requestType": "LeaveSessionRequest",
                   "responseType": "LeaveSessionResponse"
@@ -23,6 +27,10 @@ export const descriptor = {
                 "History": {
                   "requestType": "HistoryRequest",
                   "responseType": "HistoryResponse"
+                },
+                "ListMembers": {
+                  "requestType": "ListMembersRequest",
+                  "responseType": "ListMembersResponse"
                 }
               }
             },
@@ -111,6 +119,10 @@ export const descriptor = {
                 "userId": {
                   "type": "string",
                   "id": 2
+                },
+                "public": {
+                  "type": "bool",
+                  "id": 3
                 }
               }
             },
@@ -118,6 +130,42 @@ export const descriptor = {
               "fields": {
                 "lastSeq": {
                   "type": "int64",
+                  "id": 1
+                }
+              }
+            },
+            "InviteMemberRequest": {
+              "fields": {
+                "sessionId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "userId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "inviteeId": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "InviteMemberResponse": {
+              "fields": {}
+            },
+            "ListMembersRequest": {
+              "fields": {
+                "sessionId": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "ListMembersResponse": {
+              "fields": {
+                "userIds": {
+                  "rule": "repeated",
+                  "type": "string",
                   "id": 1
                 }
               }

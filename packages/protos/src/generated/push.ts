@@ -18,10 +18,14 @@ export interface ProtoGrpcType {
       DeliverResponse: MessageTypeDefinition
       HistoryRequest: MessageTypeDefinition
       HistoryResponse: MessageTypeDefinition
+      InviteMemberRequest: MessageTypeDefinition
+      InviteMemberResponse: MessageTypeDefinition
       JoinSessionRequest: MessageTypeDefinition
       JoinSessionResponse: MessageTypeDefinition
       LeaveSessionRequest: MessageTypeDefinition
       LeaveSessionResponse: MessageTypeDefinition
+      ListMembersRequest: MessageTypeDefinition
+      ListMembersResponse: MessageTypeDefinition
       PushService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_PushServiceClient> & { service: _tracechat_v1_PushServiceDefinition }
       SendMessageRequest: MessageTypeDefinition
       SendMessageResponse: MessageTypeDefinition

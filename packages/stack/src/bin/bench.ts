@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < senders; i++)
       writers.push(await stack.connect(stack.user(`w${i}`), i % 2 === 0 ? 1 : 2));
     const reader = await stack.connect(stack.user('reader'), 2);
-    for (const c of [...writers, reader]) await c.request({ type: 'join', session: room });
+    for (const c of [...writers, reader]) await c.request({ type: 'join', session: room, public: true });
 
     const sentAt = new Map<string, number>();
     const deliveries: number[] = [];

@@ -1,7 +1,9 @@
-// `pnpm send [--user alice] [--session lobby] [--gateway ws://…] [--jaeger http://…] "text"`:
-// joins the session, sends one message and prints its trace id and where to see the trace.
+// `pnpm send [--user alice] [--session lobby] [--public] [--gateway ws://…] [--jaeger http://…] "text"`:
+// joins the session (creating it, public with --public), sends one message with a fresh
+// client_msg_id and prints its trace id and where to see the trace.
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
+import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
 import { ChatClient } from '../client';
 
 async function main(): Promise<void> {
@@ -12,6 +14,7 @@ async function main(): Promise<void> {
       gateway: { type: 'string', default: 'ws://127.0.0.1:8080/ws' },
       jaeger: { type: 'string', default: 'http://127.0.0.1:16686' },
       debug: { type: 'boolean', default: false },
+      public: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -19,12 +22,13 @@ async function main(): Promise<void> {
   const token = signToken(values.user!, process.env.AUTH_SECRET || DEV_AUTH_SECRET, 600);
   const client = await ChatClient.connect(values.gateway!, { token });
   try {
-    const joined = await client.request({ type: 'join', session: values.session });
+    const joined = await client.request({ type: 'join', session: values.session, public: values.public });
     if (joined.type === 'error') throw new Error(`join failed: ${joined.code} ${joined.message}`);
     const ack = await client.request({
       type: 'send',
       session: values.session,
       text,
+      client_msg_id: randomUUID(),
       debug: values.debug,
     });
     if (ack.type === 'error')

@@ -1,8 +1,8 @@
 // `pnpm token <user> [ttl-seconds]`: prints a dev JWT (HS256, AUTH_SECRET or the dev secret).
-import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
+import { DEV_AUTH_SECRET, isUserId, signToken } from '@tracechat/contracts';
 
 const [user, ttl] = process.argv.slice(2);
-if (!user || !/^[A-Za-z0-9_.@-]{1,128}$/.test(user)) {
+if (!isUserId(user)) {
   console.error('usage: pnpm token <user-id> [ttl-seconds]');
   process.exit(2);
 }

@@ -5,10 +5,14 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from '../../tracechat/v1/HistoryRequest';
 import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from '../../tracechat/v1/HistoryResponse';
+import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from '../../tracechat/v1/InviteMemberRequest';
+import type { InviteMemberResponse as _tracechat_v1_InviteMemberResponse, InviteMemberResponse__Output as _tracechat_v1_InviteMemberResponse__Output } from '../../tracechat/v1/InviteMemberResponse';
 import type { JoinSessionRequest as _tracechat_v1_JoinSessionRequest, JoinSessionRequest__Output as _tracechat_v1_JoinSessionRequest__Output } from '../../tracechat/v1/JoinSessionRequest';
 import type { JoinSessionResponse as _tracechat_v1_JoinSessionResponse, JoinSessionResponse__Output as _tracechat_v1_JoinSessionResponse__Output } from '../../tracechat/v1/JoinSessionResponse';
 import type { LeaveSessionRequest as _tracechat_v1_LeaveSessionRequest, LeaveSessionRequest__Output as _tracechat_v1_LeaveSessionRequest__Output } from '../../tracechat/v1/LeaveSessionRequest';
 import type { LeaveSessionResponse as _tracechat_v1_LeaveSessionResponse, LeaveSessionResponse__Output as _tracechat_v1_LeaveSessionResponse__Output } from '../../tracechat/v1/LeaveSessionResponse';
+import type { ListMembersRequest as _tracechat_v1_ListMembersRequest, ListMembersRequest__Output as _tracechat_v1_ListMembersRequest__Output } from '../../tracechat/v1/ListMembersRequest';
+import type { ListMembersResponse as _tracechat_v1_ListMembersResponse, ListMembersResponse__Output as _tracechat_v1_ListMembersResponse__Output } from '../../tracechat/v1/ListMembersResponse';
 import type { SendMessageRequest as _tracechat_v1_SendMessageRequest, SendMessageRequest__Output as _tracechat_v1_SendMessageRequest__Output } from '../../tracechat/v1/SendMessageRequest';
 import type { SendMessageResponse as _tracechat_v1_SendMessageResponse, SendMessageResponse__Output as _tracechat_v1_SendMessageResponse__Output } from '../../tracechat/v1/SendMessageResponse';
 
@@ -21,6 +25,15 @@ export interface ChatServiceClient extends grpc.Client {
   history(argument: _tracechat_v1_HistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
   history(argument: _tracechat_v1_HistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
   history(argument: _tracechat_v1_HistoryRequest, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
+  
+  InviteMember(argument: _tracechat_v1_InviteMemberRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  InviteMember(argument: _tracechat_v1_InviteMemberRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  InviteMember(argument: _tracechat_v1_InviteMemberRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  InviteMember(argument: _tracechat_v1_InviteMemberRequest, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  inviteMember(argument: _tracechat_v1_InviteMemberRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  inviteMember(argument: _tracechat_v1_InviteMemberRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  inviteMember(argument: _tracechat_v1_InviteMemberRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
+  inviteMember(argument: _tracechat_v1_InviteMemberRequest, callback: grpc.requestCallback<_tracechat_v1_InviteMemberResponse__Output>): grpc.ClientUnaryCall;
   
   JoinSession(argument: _tracechat_v1_JoinSessionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_JoinSessionResponse__Output>): grpc.ClientUnaryCall;
   JoinSession(argument: _tracechat_v1_JoinSessionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_JoinSessionResponse__Output>): grpc.ClientUnaryCall;
@@ -40,6 +53,15 @@ export interface ChatServiceClient extends grpc.Client {
   leaveSession(argument: _tracechat_v1_LeaveSessionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_LeaveSessionResponse__Output>): grpc.ClientUnaryCall;
   leaveSession(argument: _tracechat_v1_LeaveSessionRequest, callback: grpc.requestCallback<_tracechat_v1_LeaveSessionResponse__Output>): grpc.ClientUnaryCall;
   
+  ListMembers(argument: _tracechat_v1_ListMembersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  ListMembers(argument: _tracechat_v1_ListMembersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  ListMembers(argument: _tracechat_v1_ListMembersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  ListMembers(argument: _tracechat_v1_ListMembersRequest, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  listMembers(argument: _tracechat_v1_ListMembersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  listMembers(argument: _tracechat_v1_ListMembersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  listMembers(argument: _tracechat_v1_ListMembersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  listMembers(argument: _tracechat_v1_ListMembersRequest, callback: grpc.requestCallback<_tracechat_v1_ListMembersResponse__Output>): grpc.ClientUnaryCall;
+  
   SendMessage(argument: _tracechat_v1_SendMessageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessageResponse__Output>): grpc.ClientUnaryCall;
   SendMessage(argument: _tracechat_v1_SendMessageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_SendMessageResponse__Output>): grpc.ClientUnaryCall;
   SendMessage(argument: _tracechat_v1_SendMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessageResponse__Output>): grpc.ClientUnaryCall;
@@ -54,9 +76,13 @@ export interface ChatServiceClient extends grpc.Client {
 export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
   History: grpc.handleUnaryCall<_tracechat_v1_HistoryRequest__Output, _tracechat_v1_HistoryResponse>;
   
+  InviteMember: grpc.handleUnaryCall<_tracechat_v1_InviteMemberRequest__Output, _tracechat_v1_InviteMemberResponse>;
+  
   JoinSession: grpc.handleUnaryCall<_tracechat_v1_JoinSessionRequest__Output, _tracechat_v1_JoinSessionResponse>;
   
   LeaveSession: grpc.handleUnaryCall<_tracechat_v1_LeaveSessionRequest__Output, _tracechat_v1_LeaveSessionResponse>;
+  
+  ListMembers: grpc.handleUnaryCall<_tracechat_v1_ListMembersRequest__Output, _tracechat_v1_ListMembersResponse>;
   
   SendMessage: grpc.handleUnaryCall<_tracechat_v1_SendMessageRequest__Output, _tracechat_v1_SendMessageResponse>;
   
@@ -64,7 +90,9 @@ export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
 
 export interface ChatServiceDefinition extends grpc.ServiceDefinition {
   History: MethodDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryResponse, _tracechat_v1_HistoryRequest__Output, _tracechat_v1_HistoryResponse__Output>
+  InviteMember: MethodDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberResponse, _tracechat_v1_InviteMemberRequest__Output, _tracechat_v1_InviteMemberResponse__Output>
   JoinSession: MethodDefinition<_tracechat_v1_JoinSessionRequest, _tracechat_v1_JoinSessionResponse, _tracechat_v1_JoinSessionRequest__Output, _tracechat_v1_JoinSessionResponse__Output>
   LeaveSession: MethodDefinition<_tracechat_v1_LeaveSessionRequest, _tracechat_v1_LeaveSessionResponse, _tracechat_v1_LeaveSessionRequest__Output, _tracechat_v1_LeaveSessionResponse__Output>
+  ListMembers: MethodDefinition<_tracechat_v1_ListMembersRequest, _tracechat_v1_ListMembersResponse, _tracechat_v1_ListMembersRequest__Output, _tracechat_v1_ListMembersResponse__Output>
   SendMessage: MethodDefinition<_tracechat_v1_SendMessageRequest, _tracechat_v1_SendMessageResponse, _tracechat_v1_SendMessageRequest__Output, _tracechat_v1_SendMessageResponse__Output>
 }

@@ -5,9 +5,11 @@
 export interface JoinSessionRequest {
   'sessionId'?: (string);
   'userId'?: (string);
+  'public'?: (boolean);
 }
 
 export interface JoinSessionRequest__Output {
   'sessionId': (string);
   'userId': (string);
+  'public': (boolean);
 }

@@ -1,4 +1,4 @@
-import { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject, tracechatV1 } from '../src';
+import { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from '../src';
 
 const event = {
   messageId: 'm1',
@@ -24,13 +24,5 @@ describe('message events', () => {
     ['a missing sender', Buffer.from(JSON.stringify({ v: 1, ...event, senderId: undefined }))],
   ])('are refused when %s', (_label, data) => {
     expect(() => decodeMessageEvent(data)).toThrow(EventDecodeError);
-  });
-});
-
-describe('service definitions', () => {
-  it('load the chat and push services with their methods', () => {
-    const v1 = tracechatV1();
-    expect(Object.keys(v1.ChatService.service)).toEqual(['SendMessage', 'JoinSession', 'LeaveSession', 'History']);
-    expect(Object.keys(v1.PushService.service)).toEqual(['Deliver']);
   });
 });

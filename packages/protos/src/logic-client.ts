@@ -1,17 +1,23 @@
-import { grpc, tracechatV1, unary } from '@tracechat/protos';
+import * as grpc from '@grpc/grpc-js';
+import { tracechatV1 } from './definitions';
+import { unary } from './rpc';
 import type {
   ChatServiceClient,
   HistoryRequest,
   HistoryResponse__Output,
+  InviteMemberRequest,
+  InviteMemberResponse__Output,
   JoinSessionRequest,
   JoinSessionResponse__Output,
   LeaveSessionRequest,
   LeaveSessionResponse__Output,
+  ListMembersRequest,
+  ListMembersResponse__Output,
   SendMessageRequest,
   SendMessageResponse__Output,
-} from '@tracechat/protos';
+} from './index';
 
-/** ChatService calls with a deadline each; errors are grpc ServiceErrors. */
+/** ChatService (logic) calls with a deadline each; errors are grpc ServiceErrors. */
 export class LogicClient {
   private readonly client: ChatServiceClient;
 
@@ -31,6 +37,14 @@ export class LogicClient {
 
   joinSession(req: JoinSessionRequest): Promise<JoinSessionResponse__Output> {
     return unary(this.client, this.client.JoinSession, req, this.deadlineMs);
+  }
+
+  inviteMember(req: InviteMemberRequest): Promise<InviteMemberResponse__Output> {
+    return unary(this.client, this.client.InviteMember, req, this.deadlineMs);
+  }
+
+  listMembers(req: ListMembersRequest): Promise<ListMembersResponse__Output> {
+    return unary(this.client, this.client.ListMembers, req, this.deadlineMs);
   }
 
   leaveSession(req: LeaveSessionRequest): Promise<LeaveSessionResponse__Output> {

@@ -1,4 +1,4 @@
-/** The JetStream event logic publishes for every stored message and task consumes. */
+/** The JetStream event published for every stored message (subject `<prefix>.<session>`), consumed by task. */
 export interface MessageEvent {
   readonly messageId: string;
   readonly sessionId: string;
@@ -35,9 +35,17 @@ export function decodeMessageEvent(data: Uint8Array): MessageEvent {
   if (typeof raw !== 'object' || raw === null || raw.v !== 1) {
     throw new EventDecodeError('event has no known version');
   }
-  const strings = ['messageId', 'sessionId', 'senderId', 'text', 'originGatewayId', 'originConnectionId'];
+  const strings = [
+    'messageId',
+    'sessionId',
+    'senderId',
+    'text',
+    'originGatewayId',
+    'originConnectionId',
+  ];
   for (const key of strings) {
-    if (typeof raw[key] !== 'string') throw new EventDecodeError(`event field ${key} is not a string`);
+    if (typeof raw[key] !== 'string')
+      throw new EventDecodeError(`event field ${key} is not a string`);
   }
   for (const key of ['seq', 'sentAtMs']) {
     if (typeof raw[key] !== 'number' || !Number.isSafeInteger(raw[key])) {

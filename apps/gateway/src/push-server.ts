@@ -1,0 +1,29 @@
+import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import type { PushServiceHandlers } from '@tracechat/protos';
+import type { Logger } from '@tracechat/telemetry';
+import type { Hub } from './connection';
+import { deliver } from './push';
+
+/** PushService, which task calls to write messages to this gateway's connections. */
+export class PushServer {
+  private readonly server = new grpc.Server();
+
+  constructor(hub: Hub, gatewayId: string, log: Logger) {
+    const handlers: PushServiceHandlers = {
+      Deliver: handleUnary(
+        (req) => deliver(hub, gatewayId, req),
+        (err) => log.error({ err }, 'deliver failed'),
+      ),
+    };
+    this.server.addService(tracechatV1().PushService.service, handlers);
+  }
+
+  /** Binds `address` (port 0 picks one) and returns the bound port. */
+  listen(address: string): Promise<number> {
+    return bindServer(this.server, address);
+  }
+
+  close(): Promise<void> {
+    return stopServer(this.server);
+  }
+}

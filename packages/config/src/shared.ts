@@ -1,0 +1,39 @@
+import type { EnvReader } from './env';
+
+/** Defaults of the variables several services read; each is read only through `sharedEnv`. */
+export const SHARED_DEFAULTS = {
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/tracechat',
+  redisUrl: 'redis://127.0.0.1:6379',
+  natsUrl: 'nats://127.0.0.1:4222',
+  natsStream: 'CHAT',
+  natsSubjectPrefix: 'chat.msg',
+  presenceTtlSeconds: 30,
+  logLevel: 'info',
+} as const;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The variables that mean the same in every service, with one parser each, so two services
+ * can never read one variable two ways.
+ */
+export function sharedEnv(r: EnvReader) {
+  return {
+    databaseUrl: () =>
+      r.url('DATABASE_URL', SHARED_DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
+    redisUrl: () => r.url('REDIS_URL', SHARED_DEFAULTS.redisUrl, ['redis:', 'rediss:']),
+    natsUrl: () => r.url('NATS_URL', SHARED_DEFAULTS.natsUrl, ['nats:', 'tls:']),
+    natsStream: () => r.string('NATS_STREAM', SHARED_DEFAULTS.natsStream),
+    natsSubjectPrefix: () => r.string('NATS_SUBJECT_PREFIX', SHARED_DEFAULTS.natsSubjectPrefix),
+    /** How long a user stays online without a heartbeat; gateway writes it, task reads it. */
+    presenceTtlSeconds: () =>
+      r.int('PRESENCE_TTL_SECONDS', SHARED_DEFAULTS.presenceTtlSeconds, { min: 2 }),
+    logLevel: (): LogLevel => r.oneOf('LOG_LEVEL', SHARED_DEFAULTS.logLevel, LOG_LEVELS),
+    /**
+     * Adopt a client's trace context (EMQX's follow_traceparent): its traceparent becomes the
+     * parent of the frame's span, and with it the sampled flag. Off: every frame starts a trace.
+     */
+    followTraceparent: () => r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+  };
+}

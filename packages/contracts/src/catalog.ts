@@ -1,0 +1,149 @@
+/**
+ * The names every trace, dashboard and alert depends on: spans, attributes and metrics. Services
+ * use these constants, never string literals; docs/tracing.md lists the same names and a test
+ * keeps the two equal. Attribute names follow the OpenTelemetry semantic conventions where one
+ * exists (`db.*`, `messaging.*`, `rpc.*`); domain ones are `chat.*`.
+ */
+
+export const SpanName = {
+  // gateway: connections and frames
+  GATEWAY_WS_CONNECT: 'gateway.ws.connect',
+  GATEWAY_AUTH_AUTHENTICATE: 'gateway.auth.authenticate',
+  GATEWAY_WS_DISCONNECT: 'gateway.ws.disconnect',
+  GATEWAY_WS_ON_MESSAGE: 'gateway.ws.on_message',
+  GATEWAY_WS_SEND_RESPONSE: 'gateway.ws.send_response',
+  GATEWAY_SESSION_JOIN: 'gateway.session.join',
+  GATEWAY_SESSION_INVITE: 'gateway.session.invite',
+  GATEWAY_SESSION_LEAVE: 'gateway.session.leave',
+  GATEWAY_GRPC_SEND_MESSAGE: 'gateway.grpc.send_message',
+  GATEWAY_GRPC_HISTORY: 'gateway.grpc.history',
+  // gateway: pushes from task
+  GATEWAY_PUSH_DELIVER: 'gateway.push.deliver',
+  GATEWAY_WS_PUSH: 'gateway.ws.push',
+  GATEWAY_WS_DELIVERY_ACK: 'gateway.ws.delivery_ack',
+  // logic
+  LOGIC_CHAT_SEND_MESSAGE: 'logic.chat.send_message',
+  LOGIC_CHAT_JOIN_SESSION: 'logic.chat.join_session',
+  LOGIC_CHAT_INVITE_MEMBER: 'logic.chat.invite_member',
+  LOGIC_CHAT_LEAVE_SESSION: 'logic.chat.leave_session',
+  LOGIC_CHAT_HISTORY: 'logic.chat.history',
+  LOGIC_CHAT_LIST_MEMBERS: 'logic.chat.list_members',
+  LOGIC_AUTH_AUTHORIZE: 'logic.auth.authorize',
+  LOGIC_DEDUPE_CHECK: 'logic.dedupe.check',
+  LOGIC_PLACEMENT_LOOKUP_SHARD: 'logic.placement.lookup_shard',
+  LOGIC_JOURNAL_APPEND: 'logic.journal.append',
+  LOGIC_DB_SAVE_MESSAGE: 'logic.db.save_message',
+  LOGIC_DB_HISTORY: 'logic.db.history',
+  LOGIC_MQ_PUBLISH: 'logic.mq.publish',
+  // placement
+  PLACEMENT_METADATA_QUERY: 'placement.metadata.query',
+  PLACEMENT_CLUSTER_ROUTE: 'placement.cluster.route',
+  PLACEMENT_SHARD_CREATE: 'placement.shard.create',
+  // journal
+  JOURNAL_WRITE: 'journal.write',
+  JOURNAL_SEGMENT_APPEND: 'journal.segment.append',
+  JOURNAL_INDEX_UPDATE: 'journal.index.update',
+  JOURNAL_SEGMENT_FSYNC: 'journal.segment.fsync',
+  JOURNAL_READ: 'journal.read',
+  // task
+  TASK_MQ_CONSUME: 'task.mq.consume',
+  TASK_ROUTE_RESOLVE: 'task.route.resolve',
+  TASK_PUSH_GATEWAY: 'task.push.gateway',
+} as const;
+export type SpanName = (typeof SpanName)[keyof typeof SpanName];
+
+export const Attr = {
+  // who and what
+  USER_ID: 'chat.user.id',
+  SESSION_ID: 'chat.session.id',
+  SESSION_PUBLIC: 'chat.session.public',
+  INVITEE_ID: 'chat.invitee.id',
+  MESSAGE_ID: 'chat.message.id',
+  MESSAGE_SEQ: 'chat.message.seq',
+  MESSAGE_SIZE: 'chat.message.size',
+  MESSAGE_COUNT: 'chat.message.count',
+  DUPLICATE: 'chat.duplicate',
+  DEBUG: 'chat.debug',
+  /** The sampling event kind of a span that may start a trace (see SamplingEvent). */
+  EVENT: 'chat.event',
+  // connections and frames
+  GATEWAY_ID: 'chat.gateway.id',
+  GATEWAY_COUNT: 'chat.gateway.count',
+  CONNECTION_ID: 'chat.connection.id',
+  CONNECTION_COUNT: 'chat.connection.count',
+  CONNECTION_DURATION_MS: 'chat.connection.duration_ms',
+  FRAME_TYPE: 'chat.frame.type',
+  FRAME_SIZE: 'chat.frame.size',
+  FRAME_WRITTEN: 'chat.frame.written',
+  WEBSOCKET_CLOSE_CODE: 'websocket.close.code',
+  // routing
+  MEMBER_COUNT: 'chat.member.count',
+  RECIPIENT_COUNT: 'chat.recipient.count',
+  USER_COUNT: 'chat.user.count',
+  // placement and journal
+  SHARD_ID: 'chat.shard.id',
+  SHARD_CREATED: 'chat.shard.created',
+  CACHE_HIT: 'chat.cache.hit',
+  JOURNAL_NODE_ID: 'chat.journal.node.id',
+  JOURNAL_NODE_UP: 'chat.journal.node.up',
+  JOURNAL_OFFSET: 'chat.journal.offset',
+  RECORD_SIZE: 'chat.record.size',
+  JOURNAL_APPEND_RECORDS: 'journal.append.records',
+  JOURNAL_APPEND_BYTES: 'journal.append.bytes',
+  JOURNAL_OFFSET_FIRST: 'journal.offset.first',
+  JOURNAL_OFFSET_LAST: 'journal.offset.last',
+  JOURNAL_BATCH_SIZE: 'journal.batch.size',
+  JOURNAL_BATCH_APPENDS: 'journal.batch.appends',
+  JOURNAL_BATCH_BYTES: 'journal.batch.bytes',
+  JOURNAL_SEGMENT_BASE_OFFSET: 'journal.segment.base_offset',
+  JOURNAL_INDEX_ENTRIES_ADDED: 'journal.index.entries_added',
+  JOURNAL_READ_FROM_OFFSET: 'journal.read.from_offset',
+  JOURNAL_READ_RECORD_COUNT: 'journal.read.record_count',
+  JOURNAL_READ_BYTES: 'journal.read.bytes',
+  // semantic conventions
+  DB_SYSTEM_NAME: 'db.system.name',
+  DB_COLLECTION_NAME: 'db.collection.name',
+  DB_OPERATION_NAME: 'db.operation.name',
+  DB_ROWS: 'db.rows',
+  MESSAGING_SYSTEM: 'messaging.system',
+  MESSAGING_DESTINATION_NAME: 'messaging.destination.name',
+  MESSAGING_OPERATION_NAME: 'messaging.operation.name',
+  MESSAGING_OPERATION_TYPE: 'messaging.operation.type',
+  MESSAGING_MESSAGE_ID: 'messaging.message.id',
+  MESSAGING_MESSAGE_BODY_SIZE: 'messaging.message.body.size',
+  MESSAGING_CONSUMER_GROUP_NAME: 'messaging.consumer.group.name',
+  MESSAGING_NATS_STREAM: 'messaging.nats.stream',
+  MESSAGING_NATS_STREAM_SEQUENCE: 'messaging.nats.stream.sequence',
+  MESSAGING_NATS_DELIVERY_COUNT: 'messaging.nats.delivery.count',
+  MESSAGING_NATS_DUPLICATE: 'messaging.nats.duplicate',
+  RPC_SERVICE: 'rpc.service',
+  RPC_METHOD: 'rpc.method',
+  SERVER_ADDRESS: 'server.address',
+} as const;
+export type Attr = (typeof Attr)[keyof typeof Attr];
+
+/** Metric names as recorded through OpenTelemetry (Prometheus shows `.` as `_`). */
+export const MetricName = {
+  MESSAGES_SENT: 'tracechat.messages.sent',
+  MESSAGES_PUSHED: 'tracechat.messages.pushed',
+  MESSAGES_DELIVERED: 'tracechat.messages.delivered',
+  MESSAGE_DELIVERY_LATENCY: 'tracechat.message.delivery.latency',
+  GATEWAY_CONNECTIONS: 'tracechat.gateway.connections',
+  TASK_MESSAGES_ROUTED: 'tracechat.task.messages.routed',
+  JOURNAL_APPENDS: 'tracechat.journal.appends',
+  JOURNAL_RECORDS: 'tracechat.journal.records',
+  JOURNAL_FSYNCS: 'tracechat.journal.fsyncs',
+  JOURNAL_SHARDS: 'tracechat.journal.shards',
+  TELEMETRY_SPANS_EXPORTED: 'tracechat.telemetry.spans.exported',
+  TELEMETRY_SPANS_DROPPED: 'tracechat.telemetry.spans.dropped',
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+/** Kinds of event the head sampler can switch off one by one (`chat.event`). */
+export const SamplingEvent = {
+  CONNECTION: 'connection',
+  SESSION: 'session',
+  MESSAGING: 'messaging',
+  HEARTBEAT: 'heartbeat',
+} as const;
+export type SamplingEvent = (typeof SamplingEvent)[keyof typeof SamplingEvent];

@@ -1,0 +1,51 @@
+export { Attr, MetricName, SamplingEvent, SpanName } from './catalog';
+export { CloseCode, ErrorCode, FrameError } from './errors';
+export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
+export type { MessageEvent } from './events';
+export {
+  CLIENT_FRAME_TYPES,
+  DEFAULT_LIMITS,
+  MAX_FRAME_ID_LENGTH,
+  decodeFrame,
+  frameIdOf,
+  parseFrame,
+  serverFrames,
+} from './frames';
+export type {
+  ChatMessageView,
+  ClientFrame,
+  FrameLimits,
+  FrameType,
+  HistoryFrame,
+  InviteFrame,
+  JoinFrame,
+  LeaveFrame,
+  PingFrame,
+  ReceivedFrame,
+  RequestFrame,
+  SendFrame,
+  ServerFrame,
+} from './frames';
+export {
+  CLIENT_MSG_ID_PATTERN,
+  IdRules,
+  NODE_ID_PATTERN,
+  SESSION_ID_PATTERN,
+  SHARD_ID_PATTERN,
+  USER_ID_PATTERN,
+  isClientMsgId,
+  isNodeId,
+  isSessionId,
+  isShardId,
+  isUserId,
+  textProblem,
+} from './ids';
+export type { TextProblem } from './ids';
+export {
+  DEV_AUTH_SECRET,
+  MIN_AUTH_SECRET_LENGTH,
+  TokenError,
+  signToken,
+  verifyToken,
+} from './tokens';
+export type { Identity } from './tokens';

@@ -1,0 +1,9 @@
+import { tracechatV1 } from '../src';
+
+describe('service definitions', () => {
+  it('load the chat and push services with their methods', () => {
+    const v1 = tracechatV1();
+    expect(Object.keys(v1.ChatService.service)).toEqual(['SendMessage', 'JoinSession', 'InviteMember', 'LeaveSession', 'History', 'ListMembers']);
+    expect(Object.keys(v1.PushService.service)).toEqual(['Deliver']);
+  });
+});
