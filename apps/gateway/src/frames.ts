@@ -1,4 +1,4 @@
-/** WebSocket protocol v1: client frame parsing and server frame shapes (see DESIGN.md). */
+/** WebSocket protocol v1: client frame parsing and server frame shapes (see docs/protocol.md). */
 
 export const ErrorCode = {
   INVALID_FRAME: 'INVALID_FRAME',
