@@ -41,7 +41,7 @@ export interface StackPorts {
   readonly collectorMetrics: number;
 }
 
-/** The ports `pnpm start` uses (DESIGN.md's topology). */
+/** The ports `pnpm start` uses (docs/architecture.md, ports). */
 export const DEFAULT_PORTS: StackPorts = {
   gateway1: 8080,
   gateway2: 8081,

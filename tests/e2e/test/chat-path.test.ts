@@ -73,7 +73,7 @@ describe('one message, one trace', () => {
     }
   });
 
-  it('is one trace in Jaeger across both gateways, logic and task, shaped as DESIGN draws it', async () => {
+  it('is one trace in Jaeger across both gateways, logic and task, shaped as docs/tracing.md draws it', async () => {
     const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) =>
       has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'logic.db.save_message') &&
       t.spans.filter((s) => s.operationName === 'gateway.push.deliver').length === 2,
