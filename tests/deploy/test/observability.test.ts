@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { loadCollectorConfig } from './collector-config';
+import { grafanaExpand, provisionedDatasources, traceToMetricsQuery } from './grafana';
 import { parseYaml, readText, readYaml, repoPath, tryRun } from './repo';
 
 const PROMETHEUS = 'deploy/prometheus';
@@ -16,6 +17,22 @@ async function promtool(args: string[], cwd = repoPath(PROMETHEUS)) {
     );
   }
   return tryRun('promtool', args, { cwd });
+}
+
+/** promtool check rules over expressions, each as a recording rule: does each parse as PromQL? */
+async function checkPromql(exprs: readonly string[]) {
+  const dir = await mkdtemp(join(tmpdir(), 'promql-'));
+  try {
+    const rules = {
+      groups: [
+        { name: 'check', rules: exprs.map((expr, i) => ({ record: `check:query_${i}`, expr })) },
+      ],
+    };
+    await writeFile(join(dir, 'rules.yml'), stringify(rules));
+    return await promtool(['check', 'rules', join(dir, 'rules.yml')]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function sourceFiles(dir: string): string[] {
@@ -145,21 +162,57 @@ describe('Prometheus', () => {
 });
 
 describe('Grafana', () => {
-  const datasources: any[] = readdirSync(
-    repoPath('deploy/grafana/provisioning/datasources'),
-  ).flatMap((f) => readYaml(`deploy/grafana/provisioning/datasources/${f}`).datasources);
+  const grafanaEnv: Record<string, string> = parseYaml(readText('docker-compose.yml')).services
+    .grafana.environment;
+  // as Grafana reads them: every string expanded against its environment
+  const datasources = provisionedDatasources(grafanaEnv);
   const uid = (type: string) => datasources.find((d) => d.type === type)?.uid;
+  const tracing = datasources.filter((d) => ['jaeger', 'tempo'].includes(d.type));
 
   it('links metrics to traces both ways: exemplars to Jaeger, spans to their metrics', () => {
     const prometheus = datasources.find((d) => d.type === 'prometheus');
     expect(prometheus.jsonData.exemplarTraceIdDestinations).toEqual([
       { name: 'trace_id', datasourceUid: uid('jaeger') },
     ]);
-    for (const tracing of datasources.filter((d) => ['jaeger', 'tempo'].includes(d.type))) {
-      expect(tracing.jsonData.tracesToMetrics.datasourceUid).toBe(uid('prometheus'));
-      for (const q of tracing.jsonData.tracesToMetrics.queries)
+    expect(tracing.map((d) => d.type).sort()).toEqual(['jaeger', 'tempo']);
+    for (const ds of tracing) {
+      expect(ds.jsonData.tracesToMetrics.datasourceUid).toBe(uid('prometheus'));
+      expect(ds.jsonData.tracesToMetrics.queries.length).toBeGreaterThan(0);
+      for (const q of ds.jsonData.tracesToMetrics.queries) {
         expect(q.query).toContain('$__tags');
+        expect(q.query).toContain('${__span.name}');
+      }
     }
+  });
+
+  it('every trace-to-metrics query, as provisioned and opened from a span, is valid PromQL', async () => {
+    const span = { name: 'logic.chat.send_message', tags: { 'service.name': 'logic' } };
+    const queries = tracing.flatMap((ds) =>
+      ds.jsonData.tracesToMetrics.queries.map((q: any) => ({
+        name: `${ds.name}: ${q.name}`,
+        expr: traceToMetricsQuery(q.query, ds.jsonData.tracesToMetrics.tags ?? [], span),
+      })),
+    );
+    for (const q of queries) {
+      expect(`${q.name}: ${q.expr}`).toContain('service_name="logic"');
+      expect(`${q.name}: ${q.expr}`).toContain('span_name="logic.chat.send_message"');
+    }
+    const result = await checkPromql(queries.map((q) => q.expr));
+    expect(result.output).toMatch(new RegExp(`SUCCESS: ${queries.length} rules found`));
+    expect(result.ok).toBe(true);
+  });
+
+  it('the Grafana expansion empties an unescaped $__tags (so the checks above can fail)', async () => {
+    const raw = 'sum(rate(traces_span_metrics_calls_total{$__tags, span_name="${__span.name}"}[1m]))';
+    expect(grafanaExpand(raw, grafanaEnv)).toBe(
+      'sum(rate(traces_span_metrics_calls_total{, span_name=""}[1m]))',
+    );
+    expect(grafanaExpand(raw.replace(/\$/g, '$$$$'), grafanaEnv)).toBe(raw);
+    expect(grafanaExpand('$__env{GF_SECURITY_ADMIN_PASSWORD}:$X${Y}$', { X: 'x', Y: 'y' })).toBe(
+      ':xy$',
+    );
+    const result = await checkPromql([grafanaExpand(raw, grafanaEnv)]);
+    expect(result.ok).toBe(false);
   });
 
   it('dashboard panels use provisioned datasources and link to traces', () => {
@@ -182,26 +235,11 @@ describe('Grafana', () => {
   });
 
   it('every dashboard query is valid PromQL (promtool check rules over them)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dashboard-'));
-    try {
-      const rules = {
-        groups: [
-          {
-            name: 'dashboard',
-            rules: panelExprs.map((expr, i) => ({
-              record: `dashboard:query_${i}`,
-              expr: expr.replace(/\$__rate_interval/g, '1m'),
-            })),
-          },
-        ],
-      };
-      await writeFile(join(dir, 'dashboard.yml'), stringify(rules));
-      const result = await promtool(['check', 'rules', join(dir, 'dashboard.yml')]);
-      expect(result.output).toMatch(new RegExp(`SUCCESS: ${panelExprs.length} rules found`));
-      expect(result.ok).toBe(true);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const result = await checkPromql(
+      panelExprs.map((expr) => expr.replace(/\$__rate_interval/g, '1m')),
+    );
+    expect(result.output).toMatch(new RegExp(`SUCCESS: ${panelExprs.length} rules found`));
+    expect(result.ok).toBe(true);
   });
 
   it('loads the dashboards from where docker compose mounts them', () => {
