@@ -215,6 +215,20 @@ describe('Grafana', () => {
     expect(result.ok).toBe(false);
   });
 
+  it('anonymous visitors can follow the links: each opens Explore, which a Viewer gets only with viewers_can_edit', () => {
+    const links: string[] = panels.flatMap((p) =>
+      (p.fieldConfig?.defaults?.links ?? []).map((l: any) => l.url as string),
+    );
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.every((url) => url.startsWith('/explore?'))).toBe(true);
+    // ini keys as GF_<SECTION>_<KEY>, the names Grafana reads them from
+    const setting = (key: string) => grafanaEnv[key]?.toLowerCase();
+    expect(setting('GF_AUTH_ANONYMOUS_ENABLED')).toBe('true');
+    const role = setting('GF_AUTH_ANONYMOUS_ORG_ROLE');
+    const explore = role === 'editor' || role === 'admin' || setting('GF_USERS_VIEWERS_CAN_EDIT') === 'true';
+    expect(`anonymous ${role} can open Explore: ${explore}`).toBe(`anonymous ${role} can open Explore: true`);
+  });
+
   it('dashboard panels use provisioned datasources and link to traces', () => {
     const uids = new Set(datasources.map((d) => d.uid));
     expect(panels.length).toBeGreaterThanOrEqual(6);
