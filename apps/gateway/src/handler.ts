@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import {
   SamplingAttributes,
   SpanKind,
@@ -208,8 +208,13 @@ export class FrameHandler {
           'chat.message.seq': res.seq,
           'chat.duplicate': res.duplicate,
         });
+        // `sampled` tells sends that leave spans from sends of unsampled traces (a client's
+        // `-00` traceparent followed): alerts compare sampled sends with the spans that arrive
         if (!res.duplicate)
-          incrementCounter('tracechat.messages.sent', { 'chat.gateway.id': this.deps.gatewayId });
+          incrementCounter('tracechat.messages.sent', {
+            'chat.gateway.id': this.deps.gatewayId,
+            sampled: (span.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
+          });
         return serverFrames.ack(frame.id, res.messageId, res.seq, currentTraceId() ?? '');
       }
       case 'history': {

@@ -388,8 +388,8 @@ describe('docker-compose.yml: the rest of the stack', () => {
       await writeFile(
         overlay,
         readText('deploy/collector/collector-tempo.yaml').replace(
-          '[otlp/jaeger, otlp/tempo]',
-          '[otlp/jaeger, otlp/tempoo]',
+          '[otlp/jaeger, spanmetrics/kept, otlp/tempo]',
+          '[otlp/jaeger, spanmetrics/kept, otlp/tempoo]',
         ),
       );
       const result = await jaegerValidate([
@@ -428,8 +428,10 @@ describe('docker-compose.yml: the rest of the stack', () => {
     const target = hostPort(overlay.exporters['otlp/tempo'].endpoint);
     expect(target.host).toBe('tempo');
     expect([...servicePorts('tempo')]).toContain(target.port);
+    // the overlay replaces the list: everything collector.yaml sends kept traces to stays in it
+    const base = loadCollectorConfig([repoPath('deploy/collector/collector.yaml')]);
     expect(overlay.service.pipelines['traces/sampled'].exporters).toEqual([
-      'otlp/jaeger',
+      ...base.service.pipelines['traces/sampled'].exporters,
       'otlp/tempo',
     ]);
   });
