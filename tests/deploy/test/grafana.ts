@@ -72,8 +72,7 @@ export function provisionedDatasources(
   return readdirSync(repoPath(dir))
     .filter((f) => /\.ya?ml$/.test(f))
     .flatMap(
-      (f) =>
-        mapStrings(readYaml(`${dir}/${f}`), (s) => grafanaExpand(s, env)).datasources as any[],
+      (f) => mapStrings(readYaml(`${dir}/${f}`), (s) => grafanaExpand(s, env)).datasources as any[],
     );
 }
 
