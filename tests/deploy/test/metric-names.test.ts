@@ -85,6 +85,10 @@ beforeAll(async () => {
     const ready =
       allSeries('tracechat_messages_sent_total').some((l) => l.sampled === 'false') &&
       allSeries('traces_kept_span_metrics_calls_total').length > 0 &&
+      allSeries('traces_span_metrics_calls_total').some(
+        (l) => l.span_name === 'logic.chat.send_message' && l.status_code === 'STATUS_CODE_ERROR',
+      ) &&
+      allSeries('otelcol_exporter_sent_spans_total').length > 0 &&
       allSeries('otelcol_exporter_send_failed_spans_total').length > 0;
     if (ready || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 1000));
