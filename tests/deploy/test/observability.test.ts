@@ -204,6 +204,17 @@ describe('Grafana', () => {
     expect(result.ok).toBe(true);
   });
 
+  it("the README's Grafana section names every panel and every alert", () => {
+    const readme = readText('README.md');
+    const start = readme.indexOf('## Grafana and alerts');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const titles = panels.map((p) => p.title.replace(/ \(.*\)$/, ''));
+    expect(titles.filter((t) => !section.includes(`| ${t} |`))).toEqual([]);
+    const names = alerts.groups.flatMap((g: any) => g.rules.map((r: any) => r.alert as string));
+    expect(names.filter((n: string) => !section.includes(`\`${n}\``))).toEqual([]);
+  });
+
   it('loads the dashboards from where docker compose mounts them', () => {
     const compose = parseYaml(readText('docker-compose.yml'));
     const mounts: string[] = compose.services.grafana.volumes;
