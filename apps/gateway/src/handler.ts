@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import {
   Attr,
   MetricName,
@@ -241,8 +241,13 @@ export class FrameHandler {
           [Attr.MESSAGE_SEQ]: res.seq,
           [Attr.DUPLICATE]: res.duplicate,
         });
+        // `sampled` tells sends that leave spans from sends of unsampled traces (a client's
+        // `-00` traceparent followed): alerts compare sampled sends with the spans that arrive
         if (!res.duplicate) {
-          incrementCounter(MetricName.MESSAGES_SENT, { [Attr.GATEWAY_ID]: this.deps.gatewayId });
+          incrementCounter(MetricName.MESSAGES_SENT, {
+            [Attr.GATEWAY_ID]: this.deps.gatewayId,
+            sampled: (span.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
+          });
         }
         return serverFrames.ack(
           frame.id,

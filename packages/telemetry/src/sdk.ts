@@ -3,23 +3,19 @@ import type { DiagLogger } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import {
   CompositePropagator,
-  ExportResultCode,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TelemetryConfig } from './config';
-import { incrementCounter } from './metrics';
 import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
+import { countingBatchSpanProcessor, initSpanCounters } from './span-processor';
 
 interface Running {
   sdk: NodeSDK;
@@ -31,30 +27,6 @@ interface Running {
 const KEY = Symbol.for('tracechat.telemetry');
 type Holder = { [KEY]?: Running };
 const holder = globalThis as Holder;
-
-/** Counts what the batch processor hands over, so lost spans show up as a metric. */
-class CountingExporter implements SpanExporter {
-  constructor(private readonly inner: SpanExporter) {}
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.inner.export(spans, (result) => {
-      const name =
-        result.code === ExportResultCode.SUCCESS
-          ? 'tracechat.telemetry.spans.exported'
-          : 'tracechat.telemetry.spans.dropped';
-      incrementCounter(name, undefined, spans.length);
-      done(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
 
 /** diag messages go to stderr at warn level: export failures must be visible, not noisy. */
 const stderrDiag: DiagLogger = {
@@ -83,9 +55,7 @@ export function startTelemetry(config: TelemetryConfig): void {
     }),
     sampler,
     spanProcessors: [
-      new BatchSpanProcessor(
-        new CountingExporter(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
-      ),
+      countingBatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
     ],
     metricReader:
       config.metricsExporter === 'none'
@@ -118,14 +88,7 @@ export function startTelemetry(config: TelemetryConfig): void {
   });
   sdk.start();
   holder[KEY] = { sdk, sampler, config };
-  // both span counters exist from the start, so "nothing dropped" reads as 0, not as missing
-  incrementCounter('tracechat.telemetry.spans.exported', undefined, 0, 'Spans exported over OTLP');
-  incrementCounter(
-    'tracechat.telemetry.spans.dropped',
-    undefined,
-    0,
-    'Spans lost: failed OTLP exports',
-  );
+  initSpanCounters();
 }
 
 /** Flushes and stops telemetry; safe to call when it never started. */

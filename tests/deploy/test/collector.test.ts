@@ -132,7 +132,7 @@ describe('deploy/collector: one config, a health overlay per binary', () => {
     );
     await withCopy(
       TEMPO,
-      (text) => text.replace('[otlp/jaeger, otlp/tempo]', '[otlp/jaeger, otlp/tempoo]'),
+      (text) => text.replace('[otlp/jaeger, spanmetrics/kept, otlp/tempo]', '[otlp/jaeger, spanmetrics/kept, otlp/tempoo]'),
       async (copy) => {
         expect(contribProblems(loadCollectorConfig([COLLECTOR, HEALTH_CONTRIB, copy]))).toEqual([
           'pipeline traces/sampled: exporters otlp/tempoo is not defined',

@@ -121,9 +121,10 @@ function collectorConfigFiles(name: string): string[] {
 const CONTRIB_IMAGE = /^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/;
 
 /**
- * Dependencies services wait on with `service_started` rather than `service_healthy`, because their
- * image cannot run a health check: otelcol-contrib's image is distroless (its binary and CA
- * certificates; no shell, wget or curl) and the binary has no probe command.
+ * Images that cannot run a health check, which services would have to wait on with
+ * `service_started`: otelcol-contrib's image is distroless (its binary and CA certificates; no
+ * shell, wget or curl) and the binary has no probe command. (Compose runs the collector on the
+ * Jaeger image, which has wget.)
  */
 const NO_HEALTHCHECK_IMAGES = [CONTRIB_IMAGE];
 
@@ -247,19 +248,41 @@ describe.each(tracechat)('docker compose service %s (apps/%s)', (name, app) => {
 });
 
 describe('docker-compose.yml: the rest of the stack', () => {
-  it('no health check in an image that cannot run one (the contrib collector)', () => {
+  it('every container restarts after a failure, and every one outside a profile has a health check it can run', () => {
     expect(healthcheckProblems(services)).toEqual([]);
-    expect(cannotHealthcheck(services['otel-collector']!)).toBe(true);
+    for (const [name, service] of Object.entries(services)) {
+      expect(`${name}: restart ${service.restart}`).toBe(`${name}: restart unless-stopped`);
+      if (!service.profiles)
+        expect(`${name}: health check ${Boolean(service.healthcheck?.test)}`).toBe(
+          `${name}: health check true`,
+        );
+    }
   });
 
-  it('refuses a wget health check on the contrib collector (so the check above can fail)', () => {
+  it('refuses a wget health check on the distroless contrib collector image (so the check above can fail)', () => {
     const broken = loadCompose();
-    broken.services['otel-collector'].healthcheck = {
-      test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:13134/'],
-    };
+    broken.services['otel-collector'].image = 'otel/opentelemetry-collector-contrib:0.140.0';
     expect(healthcheckProblems(broken.services)).toEqual([
-      `otel-collector: ${services['otel-collector']!.image} has nothing to run ["CMD","wget","-q","-O","/dev/null","http://127.0.0.1:13134/"]`,
+      `otel-collector: otel/opentelemetry-collector-contrib:0.140.0 has nothing to run ${JSON.stringify(services['otel-collector']!.healthcheck.test)}`,
     ]);
+  });
+
+  it('the collector has a memory limit for memory_limiter to work from, above what it lets in', () => {
+    const service = services['otel-collector']!;
+    const limit: string = service.deploy?.resources?.limits?.memory ?? service.mem_limit;
+    expect(limit).toMatch(/^\d+[KMG]$/);
+    const bytes = Number(limit.slice(0, -1)) * 1024 ** ('KMG'.indexOf(limit.slice(-1)) + 1);
+    const limiter = loadCollectorConfig(
+      collectorConfigFiles('otel-collector'),
+      environment(service),
+    ).processors.memory_limiter;
+    // a percentage is of the container's limit; a fixed limit_mib must fit under it
+    const hard = limiter.limit_percentage
+      ? (bytes * limiter.limit_percentage) / 100
+      : limiter.limit_mib * 1024 ** 2;
+    expect(hard).toBeGreaterThan(0);
+    expect(hard).toBeLessThan(bytes);
+    expect(bytes).toBeGreaterThanOrEqual(512 * 1024 ** 2);
   });
 
   it('waits only on dependencies that have a health check', () => {
@@ -342,30 +365,30 @@ describe('docker-compose.yml: the rest of the stack', () => {
       const service = loadCompose(vars).services['otel-collector']!;
       const files = configArgs(service.command).map((c) => hostFile(service, c));
 
-      it('runs the contrib image on collector.yaml, health-contrib.yaml, then the overlay', () => {
-        expect(service.image).toMatch(CONTRIB_IMAGE);
+      it('runs the Jaeger image on collector.yaml, health-jaeger.yaml, then the overlay', () => {
+        expect(service.image).toBe(services.jaeger!.image);
         expect(files.slice(0, 2)).toEqual([
           repoPath('deploy/collector/collector.yaml'),
-          repoPath('deploy/collector/health-contrib.yaml'),
+          repoPath('deploy/collector/health-jaeger.yaml'),
         ]);
         expect(files).toHaveLength(3);
+        expect(healthTarget(service)).toEqual({ port: 13134, path: '/status' });
       });
 
-      it('uses only components otelcol-contrib ships, and health_check, not healthcheckv2', () => {
-        expect(contribProblems(loadCollectorConfig(files, environment(service)))).toEqual([]);
-      });
-
-      it('the rest of what it runs passes jaeger validate (with the Jaeger health overlay instead)', async () => {
-        const swapped = files.map((f) =>
-          f.endsWith('/health-contrib.yaml')
-            ? f.replace(/health-contrib\.yaml$/, 'health-jaeger.yaml')
-            : f,
-        );
-        expect(swapped).not.toEqual(files);
-        const result = await jaegerValidate(swapped, environment(service));
+      it('passes jaeger validate, with healthcheckv2 only', async () => {
+        const result = await jaegerValidate(files, environment(service));
         expect(result.output).not.toMatch(/error/i);
         expect(result.ok).toBe(true);
+        expect(healthProblems(loadCollectorConfig(files, environment(service)), 'jaeger')).toEqual(
+          [],
+        );
       }, 120_000);
+
+      it('the rest of what it runs uses only components otelcol-contrib ships (Kubernetes runs it there)', () => {
+        const swapped = files.map((f) => f.replace(/health-jaeger\.yaml$/, 'health-contrib.yaml'));
+        expect(swapped).not.toEqual(files);
+        expect(contribProblems(loadCollectorConfig(swapped, environment(service)))).toEqual([]);
+      });
     },
   );
 
@@ -388,8 +411,8 @@ describe('docker-compose.yml: the rest of the stack', () => {
       await writeFile(
         overlay,
         readText('deploy/collector/collector-tempo.yaml').replace(
-          '[otlp/jaeger, otlp/tempo]',
-          '[otlp/jaeger, otlp/tempoo]',
+          '[otlp/jaeger, spanmetrics/kept, otlp/tempo]',
+          '[otlp/jaeger, spanmetrics/kept, otlp/tempoo]',
         ),
       );
       const result = await jaegerValidate([
@@ -428,8 +451,10 @@ describe('docker-compose.yml: the rest of the stack', () => {
     const target = hostPort(overlay.exporters['otlp/tempo'].endpoint);
     expect(target.host).toBe('tempo');
     expect([...servicePorts('tempo')]).toContain(target.port);
+    // the overlay replaces the list: everything collector.yaml sends kept traces to stays in it
+    const base = loadCollectorConfig([repoPath('deploy/collector/collector.yaml')]);
     expect(overlay.service.pipelines['traces/sampled'].exporters).toEqual([
-      'otlp/jaeger',
+      ...base.service.pipelines['traces/sampled'].exporters,
       'otlp/tempo',
     ]);
   });

@@ -1,9 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { loadCollectorConfig } from './collector-config';
+import { grafanaExpand, provisionedDatasources, traceToMetricsQuery } from './grafana';
 import { parseYaml, readText, readYaml, repoPath, tryRun } from './repo';
 
 const PROMETHEUS = 'deploy/prometheus';
@@ -18,67 +19,23 @@ async function promtool(args: string[], cwd = repoPath(PROMETHEUS)) {
   return tryRun('promtool', args, { cwd });
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory())
-      return ['node_modules', 'generated', 'test', 'dist'].includes(entry.name)
-        ? []
-        : sourceFiles(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-const UNITS: Record<string, string> = { ms: 'milliseconds', s: 'seconds', By: 'bytes' };
-
-/**
- * Prometheus names of the metrics the code records (through the telemetry package's helpers) and
- * of the span metrics the collector derives, as the collector's Prometheus exporter writes them.
- */
-function exportedMetrics(): Set<string> {
-  const names = new Set<string>();
-  const roots = ['apps', 'packages'].flatMap((top) =>
-    readdirSync(repoPath(top)).map((p) => repoPath(top, p, 'src')),
-  );
-  for (const file of roots.flatMap((root) => {
-    try {
-      return sourceFiles(root);
-    } catch {
-      return [];
-    }
-  })) {
-    const source = readFileSync(file, 'utf8');
-    for (const m of source.matchAll(
-      /\b(incrementCounter|recordHistogram|setGauge)\(\s*'([a-z0-9_.]+)'/g,
-    )) {
-      const base = m[2]!.replace(/\./g, '_');
-      if (m[1] === 'incrementCounter') names.add(`${base}_total`);
-      if (m[1] === 'setGauge') names.add(base);
-      if (m[1] === 'recordHistogram') {
-        const unit = /unit:\s*'(\w+)'/.exec(source.slice(m.index!, m.index! + 400))?.[1];
-        const full = unit ? `${base}_${UNITS[unit] ?? unit}` : base;
-        for (const suffix of ['bucket', 'count', 'sum']) names.add(`${full}_${suffix}`);
-      }
-    }
+/** promtool check rules over expressions, each as a recording rule: does each parse as PromQL? */
+async function checkPromql(exprs: readonly string[]) {
+  const dir = await mkdtemp(join(tmpdir(), 'promql-'));
+  try {
+    const rules = {
+      groups: [
+        { name: 'check', rules: exprs.map((expr, i) => ({ record: `check:query_${i}`, expr })) },
+      ],
+    };
+    await writeFile(join(dir, 'rules.yml'), stringify(rules));
+    return await promtool(['check', 'rules', join(dir, 'rules.yml')]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  const collector = loadCollectorConfig([repoPath('deploy/collector/collector.yaml')]);
-  const spanmetrics = collector.connectors.spanmetrics;
-  const namespace = (spanmetrics.namespace ?? 'traces.span.metrics').replace(/\./g, '_');
-  const unit = UNITS[spanmetrics.histogram?.unit ?? 'ms'];
-  names.add(`${namespace}_calls_total`);
-  for (const suffix of ['bucket', 'count', 'sum'])
-    names.add(`${namespace}_duration_${unit}_${suffix}`);
-  return names;
-}
-
-function metricNames(expr: string): string[] {
-  return [...expr.matchAll(/\b((?:tracechat|traces_span_metrics)_[a-z0-9_]+)/g)].map((m) => m[1]!);
 }
 
 const alerts = readYaml(`${PROMETHEUS}/alerts.yml`);
-const alertExprs: string[] = alerts.groups.flatMap((g: any) =>
-  g.rules.map((r: any) => r.expr as string),
-);
 const dashboardFiles = readdirSync(repoPath('deploy/grafana/dashboards')).filter((f) =>
   f.endsWith('.json'),
 );
@@ -134,32 +91,90 @@ describe('Prometheus', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
-
-  it('alerts and dashboards query only metrics the services and the collector export', () => {
-    const known = exportedMetrics();
-    expect(known).toContain('tracechat_messages_sent_total');
-    const used = [...alertExprs, ...panelExprs].flatMap(metricNames);
-    expect(used.length).toBeGreaterThan(10);
-    expect([...new Set(used)].filter((name) => !known.has(name))).toEqual([]);
-  });
+  // metric names: metric-names.test.ts checks them against a running stack
 });
 
 describe('Grafana', () => {
-  const datasources: any[] = readdirSync(
-    repoPath('deploy/grafana/provisioning/datasources'),
-  ).flatMap((f) => readYaml(`deploy/grafana/provisioning/datasources/${f}`).datasources);
+  const grafanaEnv: Record<string, string> = parseYaml(readText('docker-compose.yml')).services
+    .grafana.environment;
+  // as Grafana reads them: every string expanded against its environment
+  const datasources = provisionedDatasources(grafanaEnv);
   const uid = (type: string) => datasources.find((d) => d.type === type)?.uid;
+  const tracing = datasources.filter((d) => ['jaeger', 'tempo'].includes(d.type));
 
   it('links metrics to traces both ways: exemplars to Jaeger, spans to their metrics', () => {
     const prometheus = datasources.find((d) => d.type === 'prometheus');
     expect(prometheus.jsonData.exemplarTraceIdDestinations).toEqual([
       { name: 'trace_id', datasourceUid: uid('jaeger') },
     ]);
-    for (const tracing of datasources.filter((d) => ['jaeger', 'tempo'].includes(d.type))) {
-      expect(tracing.jsonData.tracesToMetrics.datasourceUid).toBe(uid('prometheus'));
-      for (const q of tracing.jsonData.tracesToMetrics.queries)
+    expect(tracing.map((d) => d.type).sort()).toEqual(['jaeger', 'tempo']);
+    for (const ds of tracing) {
+      expect(ds.jsonData.tracesToMetrics.datasourceUid).toBe(uid('prometheus'));
+      expect(ds.jsonData.tracesToMetrics.queries.length).toBeGreaterThan(0);
+      for (const q of ds.jsonData.tracesToMetrics.queries) {
         expect(q.query).toContain('$__tags');
+        expect(q.query).toContain('${__span.name}');
+      }
     }
+  });
+
+  it('every trace-to-metrics query, as provisioned and opened from a span, is valid PromQL', async () => {
+    const span = { name: 'logic.chat.send_message', tags: { 'service.name': 'logic' } };
+    const queries = tracing.flatMap((ds) =>
+      ds.jsonData.tracesToMetrics.queries.map((q: any) => ({
+        name: `${ds.name}: ${q.name}`,
+        expr: traceToMetricsQuery(q.query, ds.jsonData.tracesToMetrics.tags ?? [], span),
+      })),
+    );
+    for (const q of queries) {
+      expect(`${q.name}: ${q.expr}`).toContain('service_name="logic"');
+      expect(`${q.name}: ${q.expr}`).toContain('span_name="logic.chat.send_message"');
+    }
+    const result = await checkPromql(queries.map((q) => q.expr));
+    expect(result.output).toMatch(new RegExp(`SUCCESS: ${queries.length} rules found`));
+    expect(result.ok).toBe(true);
+  });
+
+  it('the Grafana expansion empties an unescaped $__tags (so the checks above can fail)', async () => {
+    const raw =
+      'sum(rate(traces_span_metrics_calls_total{$__tags, span_name="${__span.name}"}[1m]))';
+    expect(grafanaExpand(raw, grafanaEnv)).toBe(
+      'sum(rate(traces_span_metrics_calls_total{, span_name=""}[1m]))',
+    );
+    expect(grafanaExpand(raw.replace(/\$/g, '$$$$'), grafanaEnv)).toBe(raw);
+    expect(grafanaExpand('$__env{GF_SECURITY_ADMIN_PASSWORD}:$X${Y}$', { X: 'x', Y: 'y' })).toBe(
+      ':xy$',
+    );
+    const result = await checkPromql([grafanaExpand(raw, grafanaEnv)]);
+    expect(result.ok).toBe(false);
+  });
+
+  it('no service map without the service-graph metrics it reads', () => {
+    const collector = loadCollectorConfig([repoPath('deploy/collector/collector.yaml')]);
+    const fed = Object.values<any>(collector.service.pipelines).some((p) =>
+      (p.exporters ?? []).some((id: string) => id.split('/')[0] === 'servicegraph'),
+    );
+    const maps = datasources.filter((d) => d.jsonData?.serviceMap).map((d) => d.name);
+    expect(`service map in ${maps.join(', ') || 'none'}, fed: ${fed}`).toBe(
+      fed ? `service map in ${maps.join(', ')}, fed: true` : 'service map in none, fed: false',
+    );
+  });
+
+  it('anonymous visitors can follow the links: each opens Explore, which a Viewer gets only with viewers_can_edit', () => {
+    const links: string[] = panels.flatMap((p) =>
+      (p.fieldConfig?.defaults?.links ?? []).map((l: any) => l.url as string),
+    );
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.every((url) => url.startsWith('/explore?'))).toBe(true);
+    // ini keys as GF_<SECTION>_<KEY>, the names Grafana reads them from
+    const setting = (key: string) => grafanaEnv[key]?.toLowerCase();
+    expect(setting('GF_AUTH_ANONYMOUS_ENABLED')).toBe('true');
+    const role = setting('GF_AUTH_ANONYMOUS_ORG_ROLE');
+    const explore =
+      role === 'editor' || role === 'admin' || setting('GF_USERS_VIEWERS_CAN_EDIT') === 'true';
+    expect(`anonymous ${role} can open Explore: ${explore}`).toBe(
+      `anonymous ${role} can open Explore: true`,
+    );
   });
 
   it('dashboard panels use provisioned datasources and link to traces', () => {
@@ -182,26 +197,22 @@ describe('Grafana', () => {
   });
 
   it('every dashboard query is valid PromQL (promtool check rules over them)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dashboard-'));
-    try {
-      const rules = {
-        groups: [
-          {
-            name: 'dashboard',
-            rules: panelExprs.map((expr, i) => ({
-              record: `dashboard:query_${i}`,
-              expr: expr.replace(/\$__rate_interval/g, '1m'),
-            })),
-          },
-        ],
-      };
-      await writeFile(join(dir, 'dashboard.yml'), stringify(rules));
-      const result = await promtool(['check', 'rules', join(dir, 'dashboard.yml')]);
-      expect(result.output).toMatch(new RegExp(`SUCCESS: ${panelExprs.length} rules found`));
-      expect(result.ok).toBe(true);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const result = await checkPromql(
+      panelExprs.map((expr) => expr.replace(/\$__rate_interval/g, '1m')),
+    );
+    expect(result.output).toMatch(new RegExp(`SUCCESS: ${panelExprs.length} rules found`));
+    expect(result.ok).toBe(true);
+  });
+
+  it("the README's Grafana section names every panel and every alert", () => {
+    const readme = readText('README.md');
+    const start = readme.indexOf('## Grafana and alerts');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const titles = panels.map((p) => p.title.replace(/ \(.*\)$/, ''));
+    expect(titles.filter((t) => !section.includes(`| ${t} |`))).toEqual([]);
+    const names = alerts.groups.flatMap((g: any) => g.rules.map((r: any) => r.alert as string));
+    expect(names.filter((n: string) => !section.includes(`\`${n}\``))).toEqual([]);
   });
 
   it('loads the dashboards from where docker compose mounts them', () => {
