@@ -97,7 +97,7 @@ export interface StackOptions {
    * Off: services export straight to Jaeger and every trace is kept (for debugging).
    */
   readonly collector?: boolean;
-  /** Collector settings (TAIL_DECISION_WAIT, TAIL_SAMPLING_PERCENT, …). */
+  /** Collector settings (TAIL_DECISION_WAIT, TRACECHAT_TAIL_SAMPLE_PERCENT, …). */
   readonly collectorEnv?: Record<string, string>;
 }
 

@@ -50,7 +50,7 @@ async function scrapeAll(): Promise<void> {
 beforeAll(async () => {
   stack = await setup({
     collector: true,
-    collectorEnv: { TAIL_DECISION_WAIT: '1s', TAIL_SAMPLING_PERCENT: '50' },
+    collectorEnv: { TAIL_DECISION_WAIT: '1s', TRACECHAT_TAIL_SAMPLE_PERCENT: '50' },
   });
   const room = stack.session('metrics');
   sender = await stack.connect(stack.user('sender'), 1);

@@ -12,7 +12,7 @@ let reader: ChatClient;
 let room: string;
 
 beforeAll(async () => {
-  stack = await setup({ collector: true, collectorEnv: { TAIL_DECISION_WAIT: `${DECISION_WAIT_MS / 1000}s` } });
+  stack = await setup({ collector: true, collectorEnv: { TAIL_DECISION_WAIT: `${DECISION_WAIT_MS / 1000}s`, TRACECHAT_TAIL_SAMPLE_PERCENT: '10' } });
   room = stack.session('tail');
   sender = await stack.connect(stack.user('sender'), 1);
   reader = await stack.connect(stack.user('reader'), 2);
