@@ -119,6 +119,8 @@ export const Attr = {
   RPC_SERVICE: 'rpc.service',
   RPC_METHOD: 'rpc.method',
   SERVER_ADDRESS: 'server.address',
+  /** The failure's code or class name, on any span that failed. */
+  ERROR_TYPE: 'error.type',
 } as const;
 export type Attr = (typeof Attr)[keyof typeof Attr];
 

@@ -9,7 +9,7 @@ import type {
   SpanExporter,
   SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { MetricName } from '@tracechat/contracts';
+import { Attr, MetricName } from '@tracechat/contracts';
 import { incrementCounter } from './metrics';
 
 /** The two span counters every service exports (`tracechat_telemetry_spans_*_total`). */
@@ -28,7 +28,7 @@ export const SpanDropReason = {
 export type SpanDropReason = (typeof SpanDropReason)[keyof typeof SpanDropReason];
 
 function countDropped(reason: SpanDropReason, count: number): void {
-  incrementCounter(SpanCounters.dropped, { 'error.type': reason }, count);
+  incrementCounter(SpanCounters.dropped, { [Attr.ERROR_TYPE]: reason }, count);
 }
 
 /** Counts what the batch processor hands over: exported, or dropped when the export fails. */
@@ -98,7 +98,7 @@ export function initSpanCounters(): void {
   for (const reason of Object.values(SpanDropReason))
     incrementCounter(
       SpanCounters.dropped,
-      { 'error.type': reason },
+      { [Attr.ERROR_TYPE]: reason },
       0,
       'Spans lost: refused by a full batch queue, or in a failed OTLP export',
     );

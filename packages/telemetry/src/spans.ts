@@ -1,5 +1,6 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Link, Span, Tracer } from '@opentelemetry/api';
+import { Attr } from '@tracechat/contracts';
 
 export { SpanKind };
 export type { Attributes, Span };
@@ -62,8 +63,8 @@ export function recordError(span: Span, err: unknown): void {
       // frozen error: it may be recorded again, which is harmless
     }
   }
-  if (typeof code === 'string') span.setAttribute('error.type', code);
-  else span.setAttribute('error.type', error.name);
+  if (typeof code === 'string') span.setAttribute(Attr.ERROR_TYPE, code);
+  else span.setAttribute(Attr.ERROR_TYPE, error.name);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
 }
 

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { SpanName } from '@tracechat/contracts';
 import { connectNats } from '@tracechat/messaging';
 import { setup, viewTrace, waitForTrace } from '@tracechat/stack';
 import type { Frame, JaegerTrace, TestStack } from '@tracechat/stack';
@@ -191,5 +192,27 @@ describe('one message, one trace', () => {
     } finally {
       await nats.close();
     }
+  });
+});
+
+describe('the span catalog', () => {
+  it('names every span the services emitted in this run (Jaeger lists each operation it stored)', async () => {
+    const cataloged = new Set<string>(Object.values(SpanName));
+    const getJson = async (path: string) => {
+      const res = await fetch(`${stack.jaegerUrl}${path}`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { data: string[] | null }).data ?? [];
+    };
+    const services = await getJson('/api/services');
+    expect(services).toEqual(expect.arrayContaining(['gateway', 'logic', 'task', 'journal', 'placement']));
+    const ours: string[] = [];
+    for (const service of services) {
+      for (const operation of await getJson(`/api/services/${encodeURIComponent(service)}/operations`)) {
+        // auto-instrumented spans (grpc, pg, ioredis, http) are named by their libraries
+        if (/^(gateway|logic|task|journal|placement)\./.test(operation)) ours.push(operation);
+      }
+    }
+    expect(ours.length).toBeGreaterThan(10);
+    expect(ours.filter((name) => !cataloged.has(name))).toEqual([]);
   });
 });
