@@ -1,7 +1,7 @@
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { startTestTracing } from '@tracechat/telemetry';
-import type { TestTracing } from '@tracechat/telemetry';
+import { startTestTracing } from '@tracechat/telemetry/testing';
+import type { TestTracing } from '@tracechat/telemetry/testing';
 import type { JournalStore } from '../src/storage';
 import { fileHandlePrototype, openStore, records, tempDir } from './fixtures/storage-kit';
 

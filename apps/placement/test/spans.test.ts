@@ -1,6 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
-import { startTestTracing, withSpan } from '@tracechat/telemetry';
-import type { TestTracing } from '@tracechat/telemetry';
+import { withSpan } from '@tracechat/telemetry';
+import { startTestTracing } from '@tracechat/telemetry/testing';
+import type { TestTracing } from '@tracechat/telemetry/testing';
 import { PlacementError } from '../src';
 import { PlacementService } from '../src/service';
 import { PlacementStore } from '../src/store';

@@ -14,16 +14,12 @@ export type { HeaderMap, ParsedTraceparent, TraceCarrier } from './propagation';
 export { ChatSampler, SamplingAttributes } from './sampler';
 export type { Whitelist } from './sampler';
 export {
-  samplingEventEnabled,
   setSamplingWhitelist,
   shutdownTelemetry,
   startTelemetry,
-  telemetryConfig,
 } from './sdk';
 export {
   SpanKind,
-  activeSpan,
-  addEvent,
   currentTraceId,
   getTracer,
   recordError,
@@ -31,7 +27,5 @@ export {
   withSpan,
 } from './spans';
 export type { Attributes, Span, SpanOptions } from './spans';
-export { startTestTracing } from './testing';
-export type { TestTracing } from './testing';
 export { startWhitelistSync } from './whitelist-sync';
 export type { WhitelistSource, WhitelistSync } from './whitelist-sync';

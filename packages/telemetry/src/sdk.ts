@@ -103,19 +103,9 @@ export async function shutdownTelemetry(): Promise<void> {
   }
 }
 
-/** The config telemetry started with, or undefined when it is off. */
-export function telemetryConfig(): TelemetryConfig | undefined {
-  return holder[KEY]?.config;
-}
 
 /** Replaces the runtime sampling whitelist of this process. */
 export function setSamplingWhitelist(list: Whitelist): void {
   holder[KEY]?.sampler.setWhitelist(list);
 }
 
-/** Whether spans of this event kind are started as new traces at all. */
-export function samplingEventEnabled(
-  event: 'connection' | 'session' | 'messaging' | 'heartbeat',
-): boolean {
-  return holder[KEY]?.sampler.eventEnabled(event) ?? true;
-}

@@ -74,14 +74,6 @@ export function currentTraceId(ctx: Context = context.active()): string | undefi
   return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
 }
 
-export function activeSpan(): Span | undefined {
-  return trace.getActiveSpan();
-}
-
 export function setAttributes(attributes: Attributes): void {
   trace.getActiveSpan()?.setAttributes(attributes);
-}
-
-export function addEvent(name: string, attributes?: Attributes): void {
-  trace.getActiveSpan()?.addEvent(name, attributes);
 }

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import { createLogger, startTestTracing, withSpan } from '../src';
-import type { TestTracing } from '../src';
+import { createLogger, withSpan } from '../src';
+import { startTestTracing } from '../src/testing';
+import type { TestTracing } from '../src/testing';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];

@@ -5,10 +5,10 @@ import {
   extractHeaders,
   injectHeaders,
   parseTraceparent,
-  startTestTracing,
   withSpan,
 } from '../src';
-import type { TestTracing } from '../src';
+import { startTestTracing } from '../src/testing';
+import type { TestTracing } from '../src/testing';
 
 const VALID = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 

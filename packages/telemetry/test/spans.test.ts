@@ -1,6 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
-import { currentTraceId, startTestTracing, withSpan } from '../src';
-import type { TestTracing } from '../src';
+import { currentTraceId, withSpan } from '../src';
+import { startTestTracing } from '../src/testing';
+import type { TestTracing } from '../src/testing';
 
 describe('withSpan', () => {
   let tracing: TestTracing;

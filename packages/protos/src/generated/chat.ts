@@ -2,7 +2,20 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { ChatMessage as _tracechat_v1_ChatMessage, ChatMessage__Output as _tracechat_v1_ChatMessage__Output } from './tracechat/v1/ChatMessage';
 import type { ChatServiceClient as _tracechat_v1_ChatServiceClient, ChatServiceDefinition as _tracechat_v1_ChatServiceDefinition } from './tracechat/v1/ChatService';
+import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from './tracechat/v1/HistoryRequest';
+import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from './tracechat/v1/HistoryResponse';
+import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from './tracechat/v1/InviteMemberRequest';
+import type { InviteMemberResponse as _tracechat_v1_InviteMemberResponse, InviteMemberResponse__Output as _tracechat_v1_InviteMemberResponse__Output } from './tracechat/v1/InviteMemberResponse';
+import type { JoinSessionRequest as _tracechat_v1_JoinSessionRequest, JoinSessionRequest__Output as _tracechat_v1_JoinSessionRequest__Output } from './tracechat/v1/JoinSessionRequest';
+import type { JoinSessionResponse as _tracechat_v1_JoinSessionResponse, JoinSessionResponse__Output as _tracechat_v1_JoinSessionResponse__Output } from './tracechat/v1/JoinSessionResponse';
+import type { LeaveSessionRequest as _tracechat_v1_LeaveSessionRequest, LeaveSessionRequest__Output as _tracechat_v1_LeaveSessionRequest__Output } from './tracechat/v1/LeaveSessionRequest';
+import type { LeaveSessionResponse as _tracechat_v1_LeaveSessionResponse, LeaveSessionResponse__Output as _tracechat_v1_LeaveSessionResponse__Output } from './tracechat/v1/LeaveSessionResponse';
+import type { ListMembersRequest as _tracechat_v1_ListMembersRequest, ListMembersRequest__Output as _tracechat_v1_ListMembersRequest__Output } from './tracechat/v1/ListMembersRequest';
+import type { ListMembersResponse as _tracechat_v1_ListMembersResponse, ListMembersResponse__Output as _tracechat_v1_ListMembersResponse__Output } from './tracechat/v1/ListMembersResponse';
+import type { SendMessageRequest as _tracechat_v1_SendMessageRequest, SendMessageRequest__Output as _tracechat_v1_SendMessageRequest__Output } from './tracechat/v1/SendMessageRequest';
+import type { SendMessageResponse as _tracechat_v1_SendMessageResponse, SendMessageResponse__Output as _tracechat_v1_SendMessageResponse__Output } from './tracechat/v1/SendMessageResponse';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -11,20 +24,20 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
-      ChatMessage: MessageTypeDefinition
+      ChatMessage: MessageTypeDefinition<_tracechat_v1_ChatMessage, _tracechat_v1_ChatMessage__Output>
       ChatService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_ChatServiceClient> & { service: _tracechat_v1_ChatServiceDefinition }
-      HistoryRequest: MessageTypeDefinition
-      HistoryResponse: MessageTypeDefinition
-      InviteMemberRequest: MessageTypeDefinition
-      InviteMemberResponse: MessageTypeDefinition
-      JoinSessionRequest: MessageTypeDefinition
-      JoinSessionResponse: MessageTypeDefinition
-      LeaveSessionRequest: MessageTypeDefinition
-      LeaveSessionResponse: MessageTypeDefinition
-      ListMembersRequest: MessageTypeDefinition
-      ListMembersResponse: MessageTypeDefinition
-      SendMessageRequest: MessageTypeDefinition
-      SendMessageResponse: MessageTypeDefinition
+      HistoryRequest: MessageTypeDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryRequest__Output>
+      HistoryResponse: MessageTypeDefinition<_tracechat_v1_HistoryResponse, _tracechat_v1_HistoryResponse__Output>
+      InviteMemberRequest: MessageTypeDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberRequest__Output>
+      InviteMemberResponse: MessageTypeDefinition<_tracechat_v1_InviteMemberResponse, _tracechat_v1_InviteMemberResponse__Output>
+      JoinSessionRequest: MessageTypeDefinition<_tracechat_v1_JoinSessionRequest, _tracechat_v1_JoinSessionRequest__Output>
+      JoinSessionResponse: MessageTypeDefinition<_tracechat_v1_JoinSessionResponse, _tracechat_v1_JoinSessionResponse__Output>
+      LeaveSessionRequest: MessageTypeDefinition<_tracechat_v1_LeaveSessionRequest, _tracechat_v1_LeaveSessionRequest__Output>
+      LeaveSessionResponse: MessageTypeDefinition<_tracechat_v1_LeaveSessionResponse, _tracechat_v1_LeaveSessionResponse__Output>
+      ListMembersRequest: MessageTypeDefinition<_tracechat_v1_ListMembersRequest, _tracechat_v1_ListMembersRequest__Output>
+      ListMembersResponse: MessageTypeDefinition<_tracechat_v1_ListMembersResponse, _tracechat_v1_ListMembersResponse__Output>
+      SendMessageRequest: MessageTypeDefinition<_tracechat_v1_SendMessageRequest, _tracechat_v1_SendMessageRequest__Output>
+      SendMessageResponse: MessageTypeDefinition<_tracechat_v1_SendMessageResponse, _tracechat_v1_SendMessageResponse__Output>
     }
   }
 }

@@ -2,7 +2,19 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { HeartbeatRequest as _tracechat_v1_HeartbeatRequest, HeartbeatRequest__Output as _tracechat_v1_HeartbeatRequest__Output } from './tracechat/v1/HeartbeatRequest';
+import type { HeartbeatResponse as _tracechat_v1_HeartbeatResponse, HeartbeatResponse__Output as _tracechat_v1_HeartbeatResponse__Output } from './tracechat/v1/HeartbeatResponse';
+import type { JournalNode as _tracechat_v1_JournalNode, JournalNode__Output as _tracechat_v1_JournalNode__Output } from './tracechat/v1/JournalNode';
+import type { ListNodesRequest as _tracechat_v1_ListNodesRequest, ListNodesRequest__Output as _tracechat_v1_ListNodesRequest__Output } from './tracechat/v1/ListNodesRequest';
+import type { ListNodesResponse as _tracechat_v1_ListNodesResponse, ListNodesResponse__Output as _tracechat_v1_ListNodesResponse__Output } from './tracechat/v1/ListNodesResponse';
+import type { ListShardsRequest as _tracechat_v1_ListShardsRequest, ListShardsRequest__Output as _tracechat_v1_ListShardsRequest__Output } from './tracechat/v1/ListShardsRequest';
+import type { ListShardsResponse as _tracechat_v1_ListShardsResponse, ListShardsResponse__Output as _tracechat_v1_ListShardsResponse__Output } from './tracechat/v1/ListShardsResponse';
+import type { LookupShardRequest as _tracechat_v1_LookupShardRequest, LookupShardRequest__Output as _tracechat_v1_LookupShardRequest__Output } from './tracechat/v1/LookupShardRequest';
+import type { LookupShardResponse as _tracechat_v1_LookupShardResponse, LookupShardResponse__Output as _tracechat_v1_LookupShardResponse__Output } from './tracechat/v1/LookupShardResponse';
 import type { PlacementServiceClient as _tracechat_v1_PlacementServiceClient, PlacementServiceDefinition as _tracechat_v1_PlacementServiceDefinition } from './tracechat/v1/PlacementService';
+import type { RegisterNodeRequest as _tracechat_v1_RegisterNodeRequest, RegisterNodeRequest__Output as _tracechat_v1_RegisterNodeRequest__Output } from './tracechat/v1/RegisterNodeRequest';
+import type { RegisterNodeResponse as _tracechat_v1_RegisterNodeResponse, RegisterNodeResponse__Output as _tracechat_v1_RegisterNodeResponse__Output } from './tracechat/v1/RegisterNodeResponse';
+import type { ShardAssignment as _tracechat_v1_ShardAssignment, ShardAssignment__Output as _tracechat_v1_ShardAssignment__Output } from './tracechat/v1/ShardAssignment';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -11,20 +23,20 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
-      HeartbeatRequest: MessageTypeDefinition
-      HeartbeatResponse: MessageTypeDefinition
-      JournalNode: MessageTypeDefinition
-      ListNodesRequest: MessageTypeDefinition
-      ListNodesResponse: MessageTypeDefinition
-      ListShardsRequest: MessageTypeDefinition
-      ListShardsResponse: MessageTypeDefinition
-      LookupShardRequest: MessageTypeDefinition
-      LookupShardResponse: MessageTypeDefinition
+      HeartbeatRequest: MessageTypeDefinition<_tracechat_v1_HeartbeatRequest, _tracechat_v1_HeartbeatRequest__Output>
+      HeartbeatResponse: MessageTypeDefinition<_tracechat_v1_HeartbeatResponse, _tracechat_v1_HeartbeatResponse__Output>
+      JournalNode: MessageTypeDefinition<_tracechat_v1_JournalNode, _tracechat_v1_JournalNode__Output>
+      ListNodesRequest: MessageTypeDefinition<_tracechat_v1_ListNodesRequest, _tracechat_v1_ListNodesRequest__Output>
+      ListNodesResponse: MessageTypeDefinition<_tracechat_v1_ListNodesResponse, _tracechat_v1_ListNodesResponse__Output>
+      ListShardsRequest: MessageTypeDefinition<_tracechat_v1_ListShardsRequest, _tracechat_v1_ListShardsRequest__Output>
+      ListShardsResponse: MessageTypeDefinition<_tracechat_v1_ListShardsResponse, _tracechat_v1_ListShardsResponse__Output>
+      LookupShardRequest: MessageTypeDefinition<_tracechat_v1_LookupShardRequest, _tracechat_v1_LookupShardRequest__Output>
+      LookupShardResponse: MessageTypeDefinition<_tracechat_v1_LookupShardResponse, _tracechat_v1_LookupShardResponse__Output>
       NodeStatus: EnumTypeDefinition
       PlacementService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_PlacementServiceClient> & { service: _tracechat_v1_PlacementServiceDefinition }
-      RegisterNodeRequest: MessageTypeDefinition
-      RegisterNodeResponse: MessageTypeDefinition
-      ShardAssignment: MessageTypeDefinition
+      RegisterNodeRequest: MessageTypeDefinition<_tracechat_v1_RegisterNodeRequest, _tracechat_v1_RegisterNodeRequest__Output>
+      RegisterNodeResponse: MessageTypeDefinition<_tracechat_v1_RegisterNodeResponse, _tracechat_v1_RegisterNodeResponse__Output>
+      ShardAssignment: MessageTypeDefinition<_tracechat_v1_ShardAssignment, _tracechat_v1_ShardAssignment__Output>
     }
   }
 }
