@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { REPO_ROOT, jaegerBinary } from '@tracechat/stack';
+import { REPO_ROOT, jaegerBinary } from '@tracechat/testkit';
 
 export { REPO_ROOT };
 

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { connectNats } from '@tracechat/messaging';
-import { setup, viewTrace, waitForTrace } from '@tracechat/stack';
-import type { Frame, JaegerTrace, TestStack } from '@tracechat/stack';
+import { setup, viewTrace, waitForTrace } from '@tracechat/testkit';
+import type { Frame, JaegerTrace, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 

@@ -1,5 +1,5 @@
-import { fetchTrace, searchTraces, setup } from '@tracechat/stack';
-import type { ChatClient, TestStack } from '@tracechat/stack';
+import { fetchTrace, searchTraces, setup } from '@tracechat/testkit';
+import type { ChatClient, TestStack } from '@tracechat/testkit';
 
 // Head rules, seen in Jaeger with the collector tier off (whatever the head keeps is stored).
 const settle = () => new Promise((r) => setTimeout(r, 1500));

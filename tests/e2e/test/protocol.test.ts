@@ -1,5 +1,5 @@
-import { ChatClient, UpgradeRefused, setup, viewTrace, waitForTrace } from '@tracechat/stack';
-import type { TestStack } from '@tracechat/stack';
+import { ChatClient, UpgradeRefused, setup, viewTrace, waitForTrace } from '@tracechat/testkit';
+import type { TestStack } from '@tracechat/testkit';
 import { signToken } from '@tracechat/gateway';
 
 let stack: TestStack;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
-import { setup } from '@tracechat/stack';
-import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+import { setup } from '@tracechat/testkit';
+import type { ChatClient, Frame, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 let placement: PlacementServiceClient;

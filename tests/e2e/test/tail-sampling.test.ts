@@ -1,6 +1,6 @@
 import { Client } from 'pg';
-import { fetchTrace, setup, viewTrace } from '@tracechat/stack';
-import type { ChatClient, Frame, JaegerTrace, TestStack } from '@tracechat/stack';
+import { fetchTrace, setup, viewTrace } from '@tracechat/testkit';
+import type { ChatClient, Frame, JaegerTrace, TestStack } from '@tracechat/testkit';
 
 // The collector tier between the services and Jaeger, with a short decision wait so the test
 // does not sit idle: errors, slow (> 1 s) and debug traces are always kept, 10 % of the rest.

@@ -1,11 +1,12 @@
-// `pnpm send [--user alice] [--session lobby] [--gateway ws://…] [--jaeger http://…] "text"`:
-// joins the session, sends one message and prints its trace id and where to see the trace.
+// `tracechat send [--user alice] [--session lobby] [--gateway ws://…] [--jaeger http://…] "text"`
+// (`pnpm send …`): joins the session, sends one message and prints its trace id and where to see the trace.
 import { parseArgs } from 'node:util';
 import { DEV_AUTH_SECRET, signToken } from '@tracechat/gateway';
-import { ChatClient } from '../client';
+import { ChatClient } from '@tracechat/client';
 
-async function main(): Promise<void> {
+export async function send(args: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({
+    args: [...args],
     options: {
       user: { type: 'string', default: 'alice' },
       session: { type: 'string', default: 'lobby' },
@@ -36,8 +37,3 @@ async function main(): Promise<void> {
     await client.close();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(`send: ${(err as Error).message}`);
-  process.exit(1);
-});
