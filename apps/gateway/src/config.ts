@@ -12,6 +12,8 @@ export interface GatewayConfig {
   readonly pushAdvertiseAddress: string;
   readonly logicAddress: string;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly authSecret: string;
   readonly maxFrameBytes: number;
   readonly maxTextBytes: number;
@@ -45,6 +47,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     pushAdvertiseAddress: r.address('PUSH_ADVERTISE_ADDRESS', pushAddress),
     logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisKeyPrefix: r.string('REDIS_KEY_PREFIX', ''),
     authSecret: secret ?? DEV_AUTH_SECRET,
     maxFrameBytes: r.int('MAX_FRAME_BYTES', 16_384, { min: 256, max: 1_048_576 }),
     maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),

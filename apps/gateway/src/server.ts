@@ -44,7 +44,11 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   // ids in admin paths may be 128 characters: let them reach validation (400), not a 414
   const app = Fastify({ logger: false, maxParamLength: 256 });
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    keyPrefix: config.redisKeyPrefix,
+  });
   const presence = new Presence(redis, config.presenceTtlSeconds);
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
   const hub = new Hub();

@@ -7,6 +7,8 @@ export interface LogicConfig {
   readonly healthPort: number;
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly natsUrl: string;
   readonly placementAddress: string;
   readonly rpcDeadlineMs: number;
@@ -32,6 +34,7 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
       'postgresql:',
     ]),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisKeyPrefix: r.string('REDIS_KEY_PREFIX', ''),
     natsUrl: r.url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),

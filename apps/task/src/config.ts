@@ -6,6 +6,8 @@ export interface TaskConfig {
   readonly healthPort: number;
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly natsUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
@@ -32,6 +34,7 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
       'postgresql:',
     ]),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisKeyPrefix: r.string('REDIS_KEY_PREFIX', ''),
     natsUrl: r.url('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
     natsStream: r.string('NATS_STREAM', 'CHAT'),
     natsSubjectPrefix: r.string('NATS_SUBJECT_PREFIX', 'chat.msg'),

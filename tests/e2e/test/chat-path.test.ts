@@ -80,6 +80,8 @@ describe('one message, one trace', () => {
     );
     const v = viewTrace(trace);
     expect(new Set(trace.spans.map((s) => s.traceID))).toEqual(new Set([ack.trace_id]));
+    // message text is never recorded: no span name, attribute, event or resource carries it
+    expect(JSON.stringify(trace)).not.toContain('hello bob');
     expect(new Set(trace.spans.map((s) => v.service(s)))).toEqual(
       new Set(['gateway', 'logic', 'placement', 'journal', 'task']),
     );
