@@ -73,6 +73,17 @@ export async function tryRun(
   }
 }
 
+/**
+ * The pinned kustomize, built from its Go module by scripts/build-kustomize.sh and cached under
+ * ~/.cache/tracechat (`bash .ci/run` builds it first). Throws with the script's output when it
+ * cannot be had: a Kubernetes check never passes for want of its tool.
+ */
+export async function kustomizeBinary(): Promise<string> {
+  const built = await tryRun('bash', [repoPath('scripts/build-kustomize.sh')], { timeout: 15 * 60_000 });
+  if (!built.ok) throw new Error(`kustomize could not be built:\n${built.output}`);
+  return built.output.trim().split('\n').pop()!;
+}
+
 /** `jaeger validate` over one config or several merged in order (as repeated --config flags). */
 export async function jaegerValidate(
   configs: readonly string[],
