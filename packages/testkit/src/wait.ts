@@ -21,15 +21,15 @@ export class WaitTimeout extends Error {
 }
 
 /**
- * Calls `fn` until it returns something other than `undefined`/`false`, or until it stops
- * throwing, and resolves with that value; rejects with `WaitTimeout` (carrying the last value or
- * error) once `timeoutMs` has passed. Use it wherever a test would otherwise sleep and hope: an
- * assertion inside `fn` (e.g. `expect(...)`) is retried until it holds.
+ * Calls `fn` until it returns, without throwing, something other than `undefined`, `null` or
+ * `false`, and resolves with that value; rejects with `WaitTimeout` (carrying the last value or
+ * error) once `timeoutMs` has passed. Use it wherever a test would otherwise sleep and hope.
+ * A throwing `expect(...)` inside `fn` is retried too: end such a function with `return true`.
  */
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
   options: WaitOptions = {},
-): Promise<Exclude<T, undefined | false>> {
+): Promise<Exclude<T, undefined | null | false>> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
@@ -39,7 +39,9 @@ export async function waitFor<T>(
     try {
       last = await fn();
       lastError = undefined;
-      if (last !== undefined && last !== false) return last as Exclude<T, undefined | false>;
+      if (last !== undefined && last !== null && last !== false) {
+        return last as Exclude<T, undefined | null | false>;
+      }
     } catch (err) {
       lastError = err;
     }

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropDatabase } from '@tracechat/postgres';
-import { ManagedProcess, PortInUse, freePort } from '@tracechat/testkit';
+import { ManagedProcess, PortInUse, freePort, testDatabaseBaseUrl } from '@tracechat/testkit';
 import { readText, tryRun } from './repo';
 import { listeners, loadServiceEnv, serviceApps } from './service-config';
 
@@ -133,7 +133,9 @@ describe('Dockerfile', () => {
 
   describe('the recipe, run natively for placement', () => {
     let dir: string;
-    const databaseUrl = `postgres://postgres@127.0.0.1:5432/tracechat_deploy_${randomBytes(4).toString('hex')}`;
+    const database = new URL(testDatabaseBaseUrl());
+    database.pathname = `/tracechat_deploy_${randomBytes(4).toString('hex')}`;
+    const databaseUrl = database.toString();
     let service: ManagedProcess | undefined;
 
     beforeAll(async () => {

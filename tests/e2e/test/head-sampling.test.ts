@@ -176,8 +176,10 @@ describe('event switches and follow_traceparent', () => {
     const c2 = await stack.connect(two, 2);
     await c1.request({ type: 'join', session: room });
     await c2.request({ type: 'join', session: room });
-    await waitFor(async () => expect(await spansOf('gateway.ws.connect', one)).toBe(1), { timeoutMs: 15_000 });
-    await waitFor(async () => expect(await spansOf('gateway.session.join', one)).toBe(1), { timeoutMs: 15_000 });
+    await waitFor(async () => (await spansOf('gateway.ws.connect', one)) === 1, { timeoutMs: 15_000, what: 'connect span of one' });
+    await waitFor(async () => (await spansOf('gateway.session.join', one)) === 1, { timeoutMs: 15_000, what: 'join span of one' });
+    // and no second one
+    expect(await spansOf('gateway.ws.connect', one)).toBe(1);
     // gateway-2's later send is traced: once it is in Jaeger, its earlier connect and join spans would be too
     await assertAbsentAfterControl({
       sendControl: () => c2.request({ type: 'send', session: room, text: 'still traced' }),
