@@ -177,7 +177,7 @@ describe('one message, one trace', () => {
   });
 
   it('publishes to JetStream with a traceparent from the same trace and the message id', async () => {
-    const nats = await connectNats('nats://127.0.0.1:4222', 'e2e');
+    const nats = await connectNats(stack.natsUrl, 'e2e');
     try {
       const jsm = await nats.jetstreamManager();
       const stored = await jsm.streams.getMessage(stack.natsStream, {
