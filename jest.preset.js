@@ -4,4 +4,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // `--randomize` shuffles files too, not only the tests inside each
+  testSequencer: require.resolve('./jest.sequencer.js'),
 };

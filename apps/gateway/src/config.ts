@@ -11,6 +11,8 @@ export interface GatewayConfig {
   readonly pushAdvertiseAddress: string;
   readonly logicAddress: string;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly authSecret: string;
   readonly maxFrameBytes: number;
   readonly maxTextBytes: number;
@@ -45,6 +47,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     pushAdvertiseAddress: r.address('PUSH_ADVERTISE_ADDRESS', pushAddress),
     logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
     redisUrl: shared.redisUrl(),
+    redisKeyPrefix: shared.redisKeyPrefix(),
     authSecret: secret ?? DEV_AUTH_SECRET,
     maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
       min: 256,

@@ -30,16 +30,18 @@ afterEach(async () => {
 
 const STAGES = ['journal.segment.append', 'journal.index.update', 'journal.segment.fsync'];
 
-/** Runs `fn` under a fresh `journal.write` span, as the service does for each append RPC. */
+/**
+ * Runs `fn` under a fresh `journal.write` span, as the service does for each append RPC; its
+ * value or its error is returned for the test to assert (never both, never swallowed).
+ */
 async function underParent<T>(
   fn: () => Promise<T>,
-): Promise<{ parent: Span; result: T | unknown }> {
+): Promise<{ parent: Span; result?: T; error?: unknown }> {
   const parent = trace.getTracer('test').startSpan('journal.write');
   try {
-    const result = await context
-      .with(trace.setSpan(context.active(), parent), fn)
-      .catch((e: unknown) => e);
-    return { parent, result };
+    return { parent, result: await context.with(trace.setSpan(context.active(), parent), fn) };
+  } catch (error) {
+    return { parent, error };
   } finally {
     parent.end();
   }
@@ -64,6 +66,7 @@ describe('storage spans', () => {
       underParent(() => store!.append('7', records('session-a', 'secret-text-a', 'secret-text-b'))),
       underParent(() => store!.append('7', records('session-b', 'secret-text-c'))),
     ]);
+    expect([a.error, b.error]).toEqual([undefined, undefined]);
     expect(store.stats()).toMatchObject({ appends: 2, batches: 1, fsyncs: 1 });
     expect(a.parent.spanContext().traceId).not.toBe(b.parent.spanContext().traceId);
 
@@ -103,7 +106,8 @@ describe('storage spans', () => {
   it('a read gets a journal.read span with shard, start offset and record count', async () => {
     store = await openStore(dir);
     await store.append('7', records('s', 'a', 'b', 'c'));
-    const { parent, result } = await underParent(() => store!.read('7', 1));
+    const { parent, result, error } = await underParent(() => store!.read('7', 1));
+    expect(error).toBeUndefined();
     expect(result).toHaveLength(2);
     const [read] = childrenOf(parent);
     expect(read.name).toBe('journal.read');
@@ -118,8 +122,9 @@ describe('storage spans', () => {
   it('a failed read marks its span as an error', async () => {
     store = await openStore(dir);
     await store.append('7', records('s', 'a'));
-    const { parent, result } = await underParent(() => store!.read('7', 5));
-    expect(result).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+    const { parent, result, error } = await underParent(() => store!.read('7', 5));
+    expect(result).toBeUndefined();
+    expect(error).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
     const [read] = childrenOf(parent);
     expect(read.status.code).toBe(SpanStatusCode.ERROR);
     expect(read.attributes['error.type']).toBe('OFFSET_OUT_OF_RANGE');
@@ -134,8 +139,8 @@ describe('storage spans', () => {
       underParent(() => store!.append('7', records('a', 'x'))),
       underParent(() => store!.append('7', records('b', 'y'))),
     ]);
-    for (const { parent, result } of both) {
-      expect(result).toMatchObject({ code: 'IO_ERROR' });
+    for (const { parent, error } of both) {
+      expect(error).toMatchObject({ code: 'IO_ERROR' });
       const spans = childrenOf(parent);
       expect(spans.map((s) => s.name).sort()).toEqual([...STAGES].sort());
       const fsync = spans.find((s) => s.name === 'journal.segment.fsync')!;

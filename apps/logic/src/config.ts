@@ -7,6 +7,8 @@ export interface LogicConfig {
   readonly healthPort: number;
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly natsUrl: string;
   readonly placementAddress: string;
   readonly rpcDeadlineMs: number;
@@ -30,6 +32,7 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
     healthPort: r.int('HEALTH_PORT', 9152, { min: 0, max: 65535 }),
     databaseUrl: shared.databaseUrl(),
     redisUrl: shared.redisUrl(),
+    redisKeyPrefix: shared.redisKeyPrefix(),
     natsUrl: shared.natsUrl(),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),

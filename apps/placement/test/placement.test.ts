@@ -1,10 +1,14 @@
 import { NodeStatus, Status } from '@tracechat/protos';
 import type { LookupShardResponse__Output } from '@tracechat/protos';
+import { countRows } from '@tracechat/testkit';
+import type { PlacementKit } from '@tracechat/testkit';
 import { PlacementError, shardOf } from '../src';
-import { countRows, setup, sleep } from './fixtures/placement-kit';
-import type { PlacementKit } from './fixtures/placement-kit';
+import { setup } from './placement-kit';
 
 const SHARDS = 16;
+
+/** Lets time pass (node leases expire by the clock; nothing here waits for an event). */
+const elapse = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One session id per shard for `count` different shards, skipping shards in `taken`. */
 function sessionsOnNewShards(count: number, prefix: string, taken = new Set<string>()): string[] {
@@ -81,7 +85,7 @@ describe('placement service', () => {
     }
     expect(await countRows(kit.pool)).toEqual({ nodes: 2, shards: SHARDS });
     await second.stop();
-  });
+  }, 30_000);
 
   it('creates a shard exactly once under concurrent first lookups from several instances', async () => {
     const instances = await Promise.all([kit.start(), kit.start(), kit.start()]);
@@ -129,7 +133,7 @@ describe('placement service', () => {
     const until = Date.now() + 1000;
     while (Date.now() < until) {
       await client.heartbeat({ nodeId: 'alive' });
-      await sleep(100);
+      await elapse(100);
     }
 
     const { nodes } = await client.listNodes();
@@ -151,7 +155,7 @@ describe('placement service', () => {
       code: Status.NOT_FOUND,
     });
 
-    await sleep(800);
+    await elapse(800);
     const taken = new Set(placed.map((p) => p.shardId));
     const [fresh] = sessionsOnNewShards(1, 'wave2', taken);
     await expect(client.lookupShard({ sessionId: fresh! })).rejects.toMatchObject({
@@ -238,9 +242,14 @@ describe('placement service', () => {
   });
 
   it('refuses to start with a shard count other than the one the database was built with', async () => {
+    const first = await kit.start({ SHARD_COUNT: '16' });
+    await first.stop();
     await expect(kit.start({ SHARD_COUNT: '32' })).rejects.toThrow(PlacementError);
     await expect(kit.start({ SHARD_COUNT: '32' })).rejects.toMatchObject({
       code: 'SHARD_COUNT_MISMATCH',
     });
+    const again = await kit.start({ SHARD_COUNT: '16' });
+    expect((await again.client.listShards()).shardCount).toBe(16);
+    await again.stop();
   });
 });

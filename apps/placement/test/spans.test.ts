@@ -5,8 +5,8 @@ import type { TestTracing } from '@tracechat/telemetry/testing';
 import { PlacementError } from '../src';
 import { PlacementService } from '../src/service';
 import { PlacementStore } from '../src/store';
-import { setup } from './fixtures/placement-kit';
-import type { PlacementKit } from './fixtures/placement-kit';
+import type { PlacementKit } from '@tracechat/testkit';
+import { setup } from './placement-kit';
 
 describe('placement spans', () => {
   let tracing: TestTracing;

@@ -8,6 +8,8 @@ export interface TaskConfig {
   readonly logicAddress: string;
   readonly rpcDeadlineMs: number;
   readonly redisUrl: string;
+  /** Put before every Redis key this service uses; empty in production, one per run in tests. */
+  readonly redisKeyPrefix: string;
   readonly natsUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
@@ -33,6 +35,7 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     redisUrl: shared.redisUrl(),
+    redisKeyPrefix: shared.redisKeyPrefix(),
     natsUrl: shared.natsUrl(),
     natsStream: shared.natsStream(),
     natsSubjectPrefix: shared.natsSubjectPrefix(),

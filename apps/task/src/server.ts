@@ -21,7 +21,11 @@ export interface Task {
 
 export function buildTask(config: TaskConfig, log: Logger): Task {
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    keyPrefix: config.redisKeyPrefix,
+  });
   const pusher = new Pusher(config.pushDeadlineMs);
   let nats: NatsConnection | undefined;
   let consumer: MessageConsumer | undefined;

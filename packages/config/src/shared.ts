@@ -23,6 +23,8 @@ export function sharedEnv(r: EnvReader) {
     databaseUrl: () =>
       r.url('DATABASE_URL', SHARED_DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
     redisUrl: () => r.url('REDIS_URL', SHARED_DEFAULTS.redisUrl, ['redis:', 'rediss:']),
+    /** Put before every Redis key a service writes, so several stacks can share one Redis. */
+    redisKeyPrefix: () => r.string('REDIS_KEY_PREFIX', ''),
     natsUrl: () => r.url('NATS_URL', SHARED_DEFAULTS.natsUrl, ['nats:', 'tls:']),
     natsStream: () => r.string('NATS_STREAM', SHARED_DEFAULTS.natsStream),
     natsSubjectPrefix: () => r.string('NATS_SUBJECT_PREFIX', SHARED_DEFAULTS.natsSubjectPrefix),

@@ -1,31 +1,39 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, dropDatabase, ensureDatabase, migrate } from '../src';
 
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tracechat';
+// The test database server, as every suite names it (the test kit reads the same variable).
+const base = process.env.TEST_DATABASE_BASE_URL || 'postgres://postgres@127.0.0.1:5432';
 
 describe('migrate', () => {
-  const url = new URL(base);
-  url.pathname = `/tracechat_migrate_${process.pid}`;
+  // each test gets a database and a migrations folder of its own
+  let url: string;
   let dir: string;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
+    const target = new URL(base);
+    target.pathname = `/tracechat_migrate_${randomBytes(6).toString('hex')}`;
+    url = target.toString();
     dir = await mkdtemp(join(tmpdir(), 'migrations-'));
-    await dropDatabase(url.toString());
-    expect(await ensureDatabase(url.toString())).toBe(true);
-    expect(await ensureDatabase(url.toString())).toBe(false);
+    expect(await ensureDatabase(url)).toBe(true);
+    expect(await ensureDatabase(url)).toBe(false);
   });
 
-  afterAll(async () => {
-    await dropDatabase(url.toString());
+  afterEach(async () => {
+    await dropDatabase(url);
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('applies pending migrations once, even with concurrent starters', async () => {
+  const writeInitial = async () => {
     await writeFile(join(dir, '0001_create_t.sql'), 'CREATE TABLE t (id int PRIMARY KEY);');
     await writeFile(join(dir, '0002_add_row.sql'), 'INSERT INTO t VALUES (1);');
-    const pools = [createPool(url.toString(), 'a'), createPool(url.toString(), 'b')];
+  };
+
+  it('applies pending migrations once, even with concurrent starters', async () => {
+    await writeInitial();
+    const pools = [createPool(url, 'a'), createPool(url, 'b')];
     try {
       const results = await Promise.all(pools.map((p) => migrate(p, 'demo', dir)));
       expect(results.flat().sort()).toEqual([1, 2]);
@@ -38,8 +46,10 @@ describe('migrate', () => {
   });
 
   it('refuses a migration edited after it was applied, and rolls back a failing one', async () => {
-    const pool = createPool(url.toString(), 'c');
+    const pool = createPool(url, 'c');
     try {
+      await writeInitial();
+      expect(await migrate(pool, 'demo', dir)).toEqual([1, 2]);
       await writeFile(join(dir, '0002_add_row.sql'), 'INSERT INTO t VALUES (2);');
       await expect(migrate(pool, 'demo', dir)).rejects.toThrow(/changed after it was applied/);
       await writeFile(join(dir, '0002_add_row.sql'), 'INSERT INTO t VALUES (1);');

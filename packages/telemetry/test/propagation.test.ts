@@ -25,7 +25,11 @@ describe('parseTraceparent', () => {
   it('accepts a future version with extra fields', () => {
     expect(
       parseTraceparent(`cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra`),
-    ).toBeDefined();
+    ).toEqual({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      sampled: true,
+    });
   });
 
   it.each([

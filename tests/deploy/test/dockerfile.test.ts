@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropDatabase } from '@tracechat/postgres';
-import { ManagedProcess, freePort } from '@tracechat/stack';
+import { ManagedProcess, PortInUse, freePort, testDatabaseBaseUrl } from '@tracechat/testkit';
 import { readText, tryRun } from './repo';
 import { listeners, loadServiceEnv, serviceApps } from './service-config';
 
@@ -133,7 +133,9 @@ describe('Dockerfile', () => {
 
   describe('the recipe, run natively for placement', () => {
     let dir: string;
-    const databaseUrl = `postgres://postgres@127.0.0.1:5432/tracechat_deploy_${randomBytes(4).toString('hex')}`;
+    const database = new URL(testDatabaseBaseUrl());
+    database.pathname = `/tracechat_deploy_${randomBytes(4).toString('hex')}`;
+    const databaseUrl = database.toString();
     let service: ManagedProcess | undefined;
 
     beforeAll(async () => {
@@ -177,27 +179,36 @@ describe('Dockerfile', () => {
       const [command, ...args] = JSON.parse(
         inStage('runtime').find((i) => i.keyword === 'CMD')!.args,
       ) as string[];
-      const healthPort = await freePort();
-      service = new ManagedProcess({
-        name: 'placement',
-        command: command!,
-        args,
-        cwd: out,
-        env: {
-          PLACEMENT_GRPC_ADDRESS: '127.0.0.1:0',
-          HEALTH_HOST: '127.0.0.1',
-          HEALTH_PORT: String(healthPort),
-          DATABASE_URL: databaseUrl,
-          SERVICE_INSTANCE_ID: 'placement-deploy-test',
-          // telemetry starts (the preload must resolve in the deployed folder); nothing listens here
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
-          OTEL_METRICS_EXPORTER: 'none',
-          LOG_LEVEL: 'warn',
-        },
-        logFile: join(dir, 'placement.log'),
-        readyUrl: `http://127.0.0.1:${healthPort}/readyz`,
-      });
-      await service.start(30_000);
+      // the health port is chosen, then bound by the child: another port when it was taken meanwhile
+      let healthPort = 0;
+      for (let attempt = 1; ; attempt++) {
+        healthPort = await freePort();
+        service = new ManagedProcess({
+          name: 'placement',
+          command: command!,
+          args,
+          cwd: out,
+          env: {
+            PLACEMENT_GRPC_ADDRESS: '127.0.0.1:0',
+            HEALTH_HOST: '127.0.0.1',
+            HEALTH_PORT: String(healthPort),
+            DATABASE_URL: databaseUrl,
+            SERVICE_INSTANCE_ID: 'placement-deploy-test',
+            // telemetry starts (the preload must resolve in the deployed folder); nothing listens here
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+            OTEL_METRICS_EXPORTER: 'none',
+            LOG_LEVEL: 'warn',
+          },
+          logFile: join(dir, 'placement.log'),
+          readyUrl: `http://127.0.0.1:${healthPort}/readyz`,
+        });
+        try {
+          await service.start(30_000);
+          break;
+        } catch (err) {
+          if (!(err instanceof PortInUse) || attempt >= 3) throw err;
+        }
+      }
       for (const path of ['/healthz', '/readyz']) {
         const result = await tryRun('node', [probe, String(healthPort), path]);
         expect(`${path}: ${result.ok}`).toBe(`${path}: true`);

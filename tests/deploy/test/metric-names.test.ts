@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_PORTS, fetchTrace, setup } from '@tracechat/stack';
-import type { ChatClient, StackPorts, TestStack } from '@tracechat/stack';
+import { DEFAULT_PORTS, fetchTrace, setup } from '@tracechat/testkit';
+import type { ChatClient, StackPorts, TestStack } from '@tracechat/testkit';
 import { deployQueries, parseExposition, selectors } from './metrics-used';
 import type { Exposition } from './metrics-used';
 import { hostPort, readYaml } from './repo';

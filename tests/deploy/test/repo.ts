@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { REPO_ROOT, jaegerBinary } from '@tracechat/stack';
+import { REPO_ROOT, jaegerBinary } from '@tracechat/testkit';
 
 export { REPO_ROOT };
 
@@ -71,6 +71,17 @@ export async function tryRun(
     const e = err as { stdout?: string; stderr?: string; message: string };
     return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` || e.message };
   }
+}
+
+/**
+ * The pinned kustomize, built from its Go module by scripts/build-kustomize.sh and cached under
+ * ~/.cache/tracechat (`bash .ci/run` builds it first). Throws with the script's output when it
+ * cannot be had: a Kubernetes check never passes for want of its tool.
+ */
+export async function kustomizeBinary(): Promise<string> {
+  const built = await tryRun('bash', [repoPath('scripts/build-kustomize.sh')], { timeout: 15 * 60_000 });
+  if (!built.ok) throw new Error(`kustomize could not be built:\n${built.output}`);
+  return built.output.trim().split('\n').pop()!;
 }
 
 /** `jaeger validate` over one config or several merged in order (as repeated --config flags). */

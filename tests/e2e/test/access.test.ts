@@ -1,5 +1,5 @@
-import { setup } from '@tracechat/stack';
-import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+import { setup } from '@tracechat/testkit';
+import type { ChatClient, Frame, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 

@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import { SpanName } from '@tracechat/contracts';
 import { connectNats } from '@tracechat/messaging';
-import { setup, viewTrace, waitForTrace } from '@tracechat/stack';
-import type { Frame, JaegerTrace, TestStack } from '@tracechat/stack';
+import { setup, viewTrace, waitForTrace } from '@tracechat/testkit';
+import type { Frame, JaegerTrace, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 
@@ -81,6 +81,8 @@ describe('one message, one trace', () => {
     );
     const v = viewTrace(trace);
     expect(new Set(trace.spans.map((s) => s.traceID))).toEqual(new Set([ack.trace_id]));
+    // message text is never recorded: no span name, attribute, event or resource carries it
+    expect(JSON.stringify(trace)).not.toContain('hello bob');
     expect(new Set(trace.spans.map((s) => v.service(s)))).toEqual(
       new Set(['gateway', 'logic', 'placement', 'journal', 'task']),
     );
@@ -176,7 +178,7 @@ describe('one message, one trace', () => {
   });
 
   it('publishes to JetStream with a traceparent from the same trace and the message id', async () => {
-    const nats = await connectNats('nats://127.0.0.1:4222', 'e2e');
+    const nats = await connectNats(stack.natsUrl, 'e2e');
     try {
       const jsm = await nats.jetstreamManager();
       const stored = await jsm.streams.getMessage(stack.natsStream, {

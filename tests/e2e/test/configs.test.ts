@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, jaegerBinary } from '@tracechat/stack';
+import { REPO_ROOT, jaegerBinary } from '@tracechat/testkit';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
-import { setup } from '@tracechat/stack';
-import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+import { Presence } from '@tracechat/presence';
+import { assertAbsentAfterControl, setup, waitFor } from '@tracechat/testkit';
+import type { ChatClient, Frame, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 
@@ -35,8 +36,12 @@ describe('delivery', () => {
     for (const c of [alice2, bob2, carol1]) {
       expect(await c.waitFor(isMessage(ack.message_id))).toMatchObject({ from: alice, text: 'to everyone', seq: ack.seq });
     }
-    await new Promise((r) => setTimeout(r, 500));
-    expect(alice1.received.filter(isMessage(ack.message_id))).toEqual([]);
+    // the sending connection gets its ack, not the message: proven once a later message reached it
+    await assertAbsentAfterControl({
+      sendControl: () => bob2.request({ type: 'send', session: room, text: 'control' }),
+      controlArrived: (control) => alice1.waitFor(isMessage(control.message_id)),
+      absent: () => expect(alice1.received.filter(isMessage(ack.message_id))).toEqual([]),
+    });
   });
 
   it('gives a repeated send with the same client_msg_id the same message, delivered once', async () => {
@@ -50,8 +55,11 @@ describe('delivery', () => {
     expect(first.duplicate).toBeUndefined();
     expect(second).toMatchObject({ type: 'ack', message_id: first.message_id, seq: first.seq, duplicate: true });
     await reader.waitFor(isMessage(first.message_id));
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(reader.received.filter(isMessage(first.message_id))).toEqual([]);
+    await assertAbsentAfterControl({
+      sendControl: () => sender.request({ type: 'send', session: room, text: 'control' }),
+      controlArrived: (control) => reader.waitFor(isMessage(control.message_id)),
+      absent: () => expect(reader.received.filter(isMessage(first.message_id))).toEqual([]),
+    });
 
     const db = new Client({ connectionString: stack.databaseUrl });
     await db.connect();
@@ -71,10 +79,15 @@ describe('delivery', () => {
     await stack.stopService('task', 'kill');
     const ack = await sender.request({ type: 'send', session: room, text: 'while task is down' });
     expect(ack.type).toBe('ack');
-    await new Promise((r) => setTimeout(r, 1000));
     expect(reader.received.filter(isMessage(ack.message_id))).toEqual([]);
     await stack.startService('task');
     expect(await reader.waitFor(isMessage(ack.message_id), 15_000)).toMatchObject({ text: 'while task is down' });
+    // delivered once: a message sent after it arrives, and no second copy before it
+    await assertAbsentAfterControl({
+      sendControl: () => sender.request({ type: 'send', session: room, text: 'control' }),
+      controlArrived: (control) => reader.waitFor(isMessage(control.message_id)),
+      absent: () => expect(reader.received.filter(isMessage(ack.message_id))).toEqual([]),
+    });
   });
 
   it('serves history in seq order after a given seq, paged, and leave ends membership', async () => {
@@ -106,15 +119,25 @@ describe('delivery', () => {
 
   it('closes connections with 1001 when a gateway shuts down, and that gateway’s users go offline', async () => {
     const room = stack.session('shutdown');
+    const [gateway1, gateway2] = stack.gatewayIds;
+    const presence = new Presence(stack.redis(), 30);
+    const gatewaysOf = async (user: string) => [...(await presence.gatewaysOf([user])).keys()].sort();
     const staying = await stack.connect(stack.user('staying'), 1);
     const leaving = await stack.connect(stack.user('leaving'), 2);
     await joinAll(room, staying, leaving);
+    await waitFor(async () => (await gatewaysOf(stack.user('leaving'))).includes(gateway2), { what: 'presence of leaving' });
     await stack.stopService('gateway-2');
     expect((await leaving.waitClosed()).code).toBe(1001);
+    // its users are offline and its push address withdrawn at once, not after the presence TTL
+    expect(await gatewaysOf(stack.user('leaving'))).toEqual([]);
+    expect([...(await presence.gatewayAddresses([gateway1, gateway2])).keys()]).toEqual([gateway1]);
+    expect(await gatewaysOf(stack.user('staying'))).toEqual([gateway1]);
     const ack = await staying.request({ type: 'send', session: room, text: 'anyone there?' });
     expect(ack.type).toBe('ack');
     await stack.startService('gateway-2');
     const back = await stack.connect(stack.user('leaving'), 2);
+    // the connection is registered in presence after the upgrade: wait for it before sending
+    await waitFor(async () => (await gatewaysOf(stack.user('leaving'))).includes(gateway2), { what: 'presence of the reconnected user' });
     const later = await staying.request({ type: 'send', session: room, text: 'welcome back' });
     expect(await back.waitFor(isMessage(later.message_id))).toMatchObject({ text: 'welcome back' });
   });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
-import { setup } from '@tracechat/stack';
-import type { ChatClient, Frame, TestStack } from '@tracechat/stack';
+import { setup, waitFor } from '@tracechat/testkit';
+import type { ChatClient, Frame, TestStack } from '@tracechat/testkit';
 
 let stack: TestStack;
 let placement: PlacementServiceClient;
@@ -113,21 +113,27 @@ describe('journal node', () => {
     const shardId = `crash-${stack.run}`;
     const acked = new Map<number, string>();
     let stop = false;
+    let killed = false;
     const writers = Array.from({ length: 16 }, async (_, i) => {
       for (let n = 0; !stop; n++) {
         const data = Buffer.from(`writer ${i} record ${n} ${'x'.repeat(n % 200)}`);
         try {
           const res = await call<object, { offsets: number[] }>(client, client.Append, { shardId, records: [{ sessionId: `w${i}`, data }] });
           acked.set(Number(res.offsets[0]), createHash('sha256').update(data).digest('hex'));
-        } catch {
-          return; // the node is gone
+        } catch (err) {
+          // only the kill may end a writer: the node is gone (or the call was cut mid-flight)
+          const code = (err as { code?: number }).code;
+          if (killed && ([Status.UNAVAILABLE, Status.CANCELLED, Status.INTERNAL] as number[]).includes(code ?? -1)) return;
+          throw err;
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 800));
+    const writing = Promise.all(writers);
+    await Promise.race([waitFor(() => acked.size > 100, { timeoutMs: 20_000, intervalMs: 20 }), writing]);
+    killed = true;
     await stack.stopService('journal-1', 'kill');
     stop = true;
-    await Promise.all(writers);
+    await writing;
     expect(acked.size).toBeGreaterThan(100);
     await stack.startService('journal-1');
 

@@ -1,11 +1,11 @@
-// `pnpm start`: the whole stack natively on this machine, until Ctrl-C.
-import { DEFAULT_PORTS, portInUse, startStack } from '../index';
-import type { Stack } from '../index';
+// `tracechat start` (`pnpm start`): the whole stack natively on this machine, until Ctrl-C.
+import { portInUse } from '../process';
+import { DEFAULT_PORTS, startStack } from '../stack';
+import type { Stack } from '../stack';
 
-async function main(): Promise<void> {
+export async function start(args: readonly string[]): Promise<void> {
   // --no-collector (or TRACECHAT_COLLECTOR=off): no tail sampling, every trace kept, for debugging
-  const collector =
-    !process.argv.includes('--no-collector') && process.env.TRACECHAT_COLLECTOR !== 'off';
+  const collector = !args.includes('--no-collector') && process.env.TRACECHAT_COLLECTOR !== 'off';
   const busy: string[] = [];
   for (const [name, port] of Object.entries(DEFAULT_PORTS)) {
     if (!collector && name.startsWith('collector')) continue;
@@ -70,5 +70,3 @@ ${
     }
   }, 2000);
 }
-
-void main();

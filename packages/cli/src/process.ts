@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
 export interface ProcessSpec {
   readonly name: string;
@@ -14,6 +14,14 @@ export interface ProcessSpec {
   /** URL that answers 200 once the process is ready. */
   readonly readyUrl: string;
 }
+
+/** A process could not bind its port because another process holds it. */
+export class PortInUse extends Error {
+  override readonly name = 'PortInUse';
+  readonly code = 'PORT_IN_USE';
+}
+
+const ADDRESS_IN_USE = /EADDRINUSE|address already in use/i;
 
 /** A child process of the stack, its output going to a log file. */
 export class ManagedProcess {
@@ -34,6 +42,12 @@ export class ManagedProcess {
 
   /** Starts the process and waits until its ready URL answers 200. */
   async start(timeoutMs = 60_000): Promise<void> {
+    let logStart = 0;
+    try {
+      logStart = statSync(this.spec.logFile).size;
+    } catch {
+      // no log yet
+    }
     const out = createWriteStream(this.spec.logFile, { flags: 'a' });
     const child = spawn(this.spec.command, [...this.spec.args], {
       cwd: this.spec.cwd,
@@ -47,9 +61,9 @@ export class ManagedProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running) {
-        throw new Error(
-          `${this.spec.name} exited during start-up; last lines of ${this.spec.logFile}:\n${this.tail()}`,
-        );
+        const message = `${this.spec.name} exited during start-up; last lines of ${this.spec.logFile}:\n${this.tail()}`;
+        if (ADDRESS_IN_USE.test(this.logSince(logStart))) throw new PortInUse(message);
+        throw new Error(message);
       }
       try {
         const res = await fetch(this.spec.readyUrl, { signal: AbortSignal.timeout(1000) });
@@ -83,6 +97,14 @@ export class ManagedProcess {
     await this.exited;
   }
 
+  private logSince(offset: number): string {
+    try {
+      return readFileSync(this.spec.logFile).subarray(offset).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
   tail(lines = 30): string {
     try {
       return readFileSync(this.spec.logFile, 'utf8').split('\n').slice(-lines).join('\n');
@@ -92,7 +114,28 @@ export class ManagedProcess {
   }
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
+/**
+ * `count` distinct ports that were free a moment ago on 127.0.0.1: all are held open until every
+ * one is chosen, so none repeats. Whoever binds them later must retry on EADDRINUSE.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((s) => (s.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (see `freePorts`). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

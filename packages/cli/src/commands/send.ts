@@ -1,13 +1,14 @@
-// `pnpm send [--user alice] [--session lobby] [--public] [--gateway ws://…] [--jaeger http://…] "text"`:
-// joins the session (creating it, public with --public), sends one message with a fresh
-// client_msg_id and prints its trace id and where to see the trace.
+// `tracechat send [--user alice] [--session lobby] [--public] [--gateway ws://…] [--jaeger http://…] "text"`
+// (`pnpm send …`): joins the session (creating it, public with --public), sends one message with a
+// fresh client_msg_id and prints its trace id and where to see the trace.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
-import { ChatClient } from '../client';
+import { ChatClient } from '@tracechat/client';
 
-async function main(): Promise<void> {
+export async function send(args: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({
+    args: [...args],
     options: {
       user: { type: 'string', default: 'alice' },
       session: { type: 'string', default: 'lobby' },
@@ -40,8 +41,3 @@ async function main(): Promise<void> {
     await client.close();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(`send: ${(err as Error).message}`);
-  process.exit(1);
-});

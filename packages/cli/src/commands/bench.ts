@@ -1,11 +1,14 @@
-// `pnpm bench [--senders 8] [--messages 200] [--rate 0] [--no-collector]`: starts a stack of its
-// own on free ports (its own database, stream and journal folder), drives chat traffic through
-// both gateways and prints ack latency, end-to-end delivery latency, throughput and the memory of
-// every process. Bounded: it sends `senders × messages` messages and stops.
+// `tracechat bench [--senders 8] [--messages 200] [--no-collector]` (`pnpm bench …`): starts a
+// stack of its own on free ports (its own database, stream, Redis keys and journal folder), drives
+// chat traffic through both gateways and prints ack latency, end-to-end delivery latency,
+// throughput and the memory of every process. Bounded: it sends `senders × messages` messages and
+// stops.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { setup } from '../testkit';
-import type { ChatClient, Frame } from '../client';
+import { ChatClient } from '@tracechat/client';
+import type { Frame } from '@tracechat/client';
+import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
+import { startIsolatedStack } from '../isolated';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -23,8 +26,9 @@ function rssMiB(pid: number | undefined): string {
   }
 }
 
-async function main(): Promise<void> {
+export async function bench(args: readonly string[]): Promise<void> {
   const { values } = parseArgs({
+    args: [...args],
     options: {
       senders: { type: 'string', default: '8' },
       messages: { type: 'string', default: '200' },
@@ -33,13 +37,24 @@ async function main(): Promise<void> {
   });
   const senders = Number(values.senders);
   const perSender = Number(values.messages);
-  const stack = await setup({ collector: !values['no-collector'], spanExportDelayMs: 1000 });
+  const stack = await startIsolatedStack({
+    databaseBaseUrl: process.env.TEST_DATABASE_BASE_URL || undefined,
+    environment: 'test',
+    collector: !values['no-collector'],
+    spanExportDelayMs: 1000,
+  });
+  const clients: ChatClient[] = [];
+  const connect = async (name: string, gateway: 1 | 2) => {
+    const token = signToken(`${name}-${stack.namespace.run}`, DEV_AUTH_SECRET);
+    const client = await ChatClient.connect(stack.gatewayUrls[gateway - 1], { token });
+    clients.push(client);
+    return client;
+  };
   try {
-    const room = stack.session('bench');
+    const room = `bench-${stack.namespace.run}`;
     const writers: ChatClient[] = [];
-    for (let i = 0; i < senders; i++)
-      writers.push(await stack.connect(stack.user(`w${i}`), i % 2 === 0 ? 1 : 2));
-    const reader = await stack.connect(stack.user('reader'), 2);
+    for (let i = 0; i < senders; i++) writers.push(await connect(`w${i}`, i % 2 === 0 ? 1 : 2));
+    const reader = await connect('reader', 2);
     for (const c of [...writers, reader]) await c.request({ type: 'join', session: room, public: true });
 
     const sentAt = new Map<string, number>();
@@ -99,11 +114,7 @@ async function main(): Promise<void> {
       `memory (RSS MiB): ${[...stack.processes].map(([name, p]) => `${name} ${rssMiB(p.pid)}`).join(', ')}`,
     );
   } finally {
-    await stack.cleanup();
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await stack.remove();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(`bench: ${(err as Error).message}`);
-  process.exit(1);
-});

@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import { ensureDatabase } from '@tracechat/postgres';
-import { ManagedProcess, freePort } from './process';
+import { ManagedProcess, PortInUse, freePorts } from './process';
 
 const run = promisify(execFile);
 
-/** The repository root (this file is packages/stack/dist/stack.js). */
+/** The repository root (this file is packages/cli/dist/stack.js). */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
 export interface StackPorts {
@@ -70,7 +70,11 @@ export const DEFAULT_PORTS: StackPorts = {
 };
 
 export interface StackOptions {
-  /** Fixed ports, or 'free' to pick unused ones (tests). */
+  /**
+   * Fixed ports, or 'free' to pick unused ones (tests). Free ports are chosen by the kernel and
+   * then handed to the services, so another process can take one in between: a start that fails
+   * on a port in use is retried with new ports.
+   */
   readonly ports?: StackPorts | 'free';
   readonly databaseUrl?: string;
   readonly redisUrl?: string;
@@ -78,6 +82,10 @@ export interface StackOptions {
   /** JetStream stream and subject prefix; tests use their own so runs never meet. */
   readonly natsStream?: string;
   readonly natsSubjectPrefix?: string;
+  /** task's durable JetStream consumer. */
+  readonly natsConsumer?: string;
+  /** Put before every Redis key the services write (presence, whitelist, caches); tests use one per run. */
+  readonly redisKeyPrefix?: string;
   readonly gatewayIds?: readonly [string, string];
   readonly logDir?: string;
   /**
@@ -123,6 +131,10 @@ export interface Stack {
   readonly databaseUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
+  readonly natsConsumer: string;
+  readonly redisUrl: string;
+  readonly natsUrl: string;
+  readonly redisKeyPrefix: string;
   readonly gatewayIds: readonly [string, string];
   readonly logDir: string;
   readonly dataDir: string;
@@ -144,15 +156,8 @@ export async function jaegerBinary(): Promise<string> {
 
 async function pickPorts(): Promise<StackPorts> {
   const names = Object.keys(DEFAULT_PORTS) as (keyof StackPorts)[];
-  const entries: [keyof StackPorts, number][] = [];
-  const used = new Set<number>();
-  for (const name of names) {
-    let port = await freePort();
-    while (used.has(port)) port = await freePort();
-    used.add(port);
-    entries.push([name, port]);
-  }
-  return Object.fromEntries(entries) as unknown as StackPorts;
+  const ports = await freePorts(names.length);
+  return Object.fromEntries(names.map((name, i) => [name, ports[i]!])) as unknown as StackPorts;
 }
 
 function service(app: string): { cwd: string; args: string[] } {
@@ -168,10 +173,24 @@ function service(app: string): { cwd: string; args: string[] } {
  * Creates the database first; logic applies migrations when it starts.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const ports = options.ports === 'free' ? await pickPorts() : (options.ports ?? DEFAULT_PORTS);
+  if (options.ports !== 'free') return startOnPorts(options, options.ports ?? DEFAULT_PORTS);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPorts(options, await pickPorts());
+    } catch (err) {
+      if (!(err instanceof PortInUse) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<Stack> {
   const databaseUrl = options.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/tracechat';
   const natsStream = options.natsStream ?? 'CHAT';
   const natsSubjectPrefix = options.natsSubjectPrefix ?? 'chat.msg';
+  const natsConsumer = options.natsConsumer ?? 'task';
+  const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+  const natsUrl = options.natsUrl ?? 'nats://127.0.0.1:4222';
+  const redisKeyPrefix = options.redisKeyPrefix ?? '';
   const gatewayIds = options.gatewayIds ?? (['gateway-1', 'gateway-2'] as const);
   const logDir = options.logDir ?? join(REPO_ROOT, '.stack', 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -190,8 +209,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const adminToken = 'tracechat-dev-admin-token';
   const common: Record<string, string> = {
     DATABASE_URL: databaseUrl,
-    REDIS_URL: options.redisUrl ?? 'redis://127.0.0.1:6379',
-    NATS_URL: options.natsUrl ?? 'nats://127.0.0.1:4222',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisKeyPrefix,
+    NATS_URL: natsUrl,
     NATS_STREAM: natsStream,
     NATS_SUBJECT_PREFIX: natsSubjectPrefix,
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
@@ -284,6 +304,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         HEALTH_PORT: String(ports.taskHealth),
         RETRY_DELAY_MS: '500',
+        NATS_CONSUMER: natsConsumer,
         ...options.serviceEnv?.task,
       },
       logFile: join(logDir, 'task.log'),
@@ -374,6 +395,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     databaseUrl,
     natsStream,
     natsSubjectPrefix,
+    natsConsumer,
+    redisUrl,
+    natsUrl,
+    redisKeyPrefix,
     gatewayIds,
     logDir,
     dataDir,
