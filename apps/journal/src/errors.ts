@@ -10,6 +10,7 @@ const STATUS: Record<JournalErrorCode, number> = {
   STORE_CLOSED: Status.UNAVAILABLE,
   STORE_LOCKED: Status.UNAVAILABLE,
   IO_ERROR: Status.UNAVAILABLE,
+  CONFLICT: Status.ALREADY_EXISTS,
 };
 
 /** The one place journal errors become gRPC statuses; anything else stays internal. */

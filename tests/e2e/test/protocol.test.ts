@@ -38,7 +38,7 @@ describe('traceparent on frames', () => {
     });
     expect(ack).toMatchObject({ type: 'ack', trace_id: CLIENT_TRACE });
     const trace = await waitForTrace(stack.jaegerUrl, CLIENT_TRACE, (t) =>
-      t.spans.some((s) => s.operationName === 'logic.mq.publish'),
+      t.spans.some((s) => s.operationName === 'journal.mq.publish'),
     );
     const root = viewTrace(trace).one('gateway.ws.on_message');
     expect(root.references).toEqual([

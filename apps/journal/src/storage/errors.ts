@@ -7,6 +7,8 @@ export const JournalErrorCode = {
   STORE_CLOSED: 'STORE_CLOSED',
   STORE_LOCKED: 'STORE_LOCKED',
   IO_ERROR: 'IO_ERROR',
+  /** A client_msg_id was used before, in the same session by the same sender, with another text. */
+  CONFLICT: 'CONFLICT',
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
 
@@ -108,4 +110,12 @@ export function asJournalError(err: unknown, doing: string): JournalError {
   if (err instanceof JournalError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   return new JournalIoError(`${doing}: ${reason}`, { cause: err });
+}
+
+/** A client_msg_id reused with another text (same session, same sender). */
+export class MessageConflictError extends JournalError {
+  override readonly name = 'MessageConflictError';
+  constructor(message: string) {
+    super(JournalErrorCode.CONFLICT, message);
+  }
 }

@@ -5,6 +5,7 @@ export {
   JournalError,
   JournalErrorCode,
   JournalIoError,
+  MessageConflictError,
   OffsetOutOfRangeError,
   ShardNotFoundError,
   StoreClosedError,

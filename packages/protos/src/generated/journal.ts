@@ -11,6 +11,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
+      AppendMessageRequest: MessageTypeDefinition
+      AppendMessageResponse: MessageTypeDefinition
       AppendRequest: MessageTypeDefinition
       AppendResponse: MessageTypeDefinition
       JournalService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_JournalServiceClient> & { service: _tracechat_v1_JournalServiceDefinition }
