@@ -55,9 +55,14 @@ export class MessageLog {
   private readonly shards = new Map<string, ShardMessages>();
   private readonly loading = new Map<string, Promise<ShardMessages>>();
 
+  /**
+   * `guard` runs before a shard is first used (and before it is created): it throws to refuse a
+   * shard, e.g. one whose records were lost. `onAppended` hears of every durable message.
+   */
   constructor(
     private readonly store: JournalStore,
     private readonly onAppended: (shardId: string) => void = () => undefined,
+    private readonly guard: (shardId: string) => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -151,6 +156,7 @@ export class MessageLog {
   }
 
   private async rebuild(shardId: string): Promise<ShardMessages> {
+    await this.guard(shardId);
     const info = await this.store.createShard(shardId);
     const state: ShardMessages = { nextSeq: new Map(), keys: new Map() };
     for (let from = info.firstOffset; from < info.nextOffset; ) {

@@ -20,6 +20,7 @@ import {
   withSpan,
 } from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
+import { ShardDataLostError } from './storage';
 import type { JournalStore } from './storage';
 
 export interface ProjectorDeps {
@@ -128,7 +129,13 @@ export class ShardProjector {
        RETURNING next_offset, published_offset`,
       [this.shardId],
     );
-    return { next: Number(rows[0]!.next_offset), published: Number(rows[0]!.published_offset) };
+    const position = {
+      next: Number(rows[0]!.next_offset),
+      published: Number(rows[0]!.published_offset),
+    };
+    const have = this.deps.store.info(this.shardId).nextOffset;
+    if (have < position.next) throw new ShardDataLostError(this.shardId, have, position.next);
+    return position;
   }
 
   /** One batch: re-publish an unconfirmed tail, or project new records. False when idle. */

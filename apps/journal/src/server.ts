@@ -14,7 +14,7 @@ import { MessageLog } from './messages';
 import { ShardProjector } from './projector';
 import { NodeRegistration } from './registration';
 import { JournalService } from './service';
-import { JournalStore } from './storage';
+import { JournalStore, ShardDataLostError } from './storage';
 import { Attr, MetricName } from '@tracechat/contracts';
 
 export interface Journal {
@@ -93,7 +93,28 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         return projector;
       };
       for (const shardId of store.listShards()) projectorFor(shardId);
-      const messages = new MessageLog(store, (shardId) => projectorFor(shardId).notify());
+      // A shard behind its projection lost its data (e.g. a wiped volume): refuse it rather than
+      // start again at offset 0 and hand out seqs that history already has.
+      const lost = new Set<string>();
+      const guard = async (shardId: string) => {
+        const { rows } = await pool.query<{ next_offset: string }>(
+          'SELECT next_offset FROM projections WHERE shard_id = $1',
+          [shardId],
+        );
+        const projected = Number(rows[0]?.next_offset ?? 0);
+        const have = opened0.hasShard(shardId) ? opened0.info(shardId).nextOffset : 0;
+        if (have < projected) {
+          lost.add(shardId);
+          const err = new ShardDataLostError(shardId, have, projected);
+          log.error({ err, shard: shardId }, 'shard data lost; refusing the shard');
+          throw err;
+        }
+      };
+      const messages = new MessageLog(
+        store,
+        (shardId) => projectorFor(shardId).notify(),
+        guard,
+      );
       const service = new JournalService(store, messages);
       const handlers: JournalServiceHandlers = {
         AppendMessage: wrap((req) => service.appendMessage(req)),
@@ -120,7 +141,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         {
           store: async () => {
             if (opened.closed) throw new Error('closed');
-            const failed = opened.failedShards();
+            const failed = [...opened.failedShards(), ...lost];
             if (failed.length > 0) throw new Error(`shards refusing appends: ${failed.join(', ')}`);
           },
           postgres: () => pool.query('SELECT 1'),

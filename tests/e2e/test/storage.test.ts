@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
 import { Client } from 'pg';
@@ -260,4 +262,25 @@ describe('journal node', () => {
       expect(nodes.nodes.map((n) => n.nodeId).sort()).toEqual(['journal-1', 'journal-2']);
     });
   });
+});
+
+describe('a journal node that lost a shard', () => {
+  it('refuses the shard loudly (sends UNAVAILABLE, node not ready) instead of starting it again at offset 0', async () => {
+    const room = stack.session('lost');
+    const c = await stack.connect(stack.user('loser'), 1);
+    await c.request({ type: 'join', session: room, public: true });
+    await c.request({ type: 'send', session: room, text: 'kept in history' });
+    await historyOf(c, room, 1);
+    const route = await call<object, { nodeId: string; shardId: string }>(placement, placement.LookupShard, { sessionId: room });
+    const node = route.nodeId as 'journal-1' | 'journal-2';
+    await stack.stopService(node);
+    rmSync(join(stack.dataDir, node, 'shards', route.shardId), { recursive: true, force: true });
+    await stack.startService(node);
+
+    expect(await c.request({ type: 'send', session: room, text: 'after the loss' })).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+    const health = node === 'journal-1' ? stack.ports.journal1Health : stack.ports.journal2Health;
+    expect((await fetch(`http://127.0.0.1:${health}/readyz`)).status).toBe(503);
+    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
+    expect((history.messages as Frame[]).map((m) => [m.seq, m.text])).toEqual([[1, 'kept in history']]);
+  }, 60_000);
 });

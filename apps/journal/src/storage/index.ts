@@ -6,6 +6,7 @@ export {
   JournalErrorCode,
   JournalIoError,
   MessageConflictError,
+  ShardDataLostError,
   OffsetOutOfRangeError,
   ShardNotFoundError,
   StoreClosedError,
