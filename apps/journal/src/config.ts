@@ -14,6 +14,13 @@ export interface JournalConfig {
   readonly segmentBytes: number;
   readonly groupCommitMaxWaitMs: number;
   readonly rpcDeadlineMs: number;
+  /** Where the projector writes message rows and its offsets (tables owned by logic's migrations). */
+  readonly databaseUrl: string;
+  readonly natsUrl: string;
+  readonly natsStream: string;
+  readonly natsSubjectPrefix: string;
+  /** Most records one projection transaction takes. */
+  readonly projectionBatchRecords: number;
   readonly logLevel: LogLevel;
 }
 
@@ -34,6 +41,11 @@ export function loadConfig(env: Env): Readonly<JournalConfig> {
     segmentBytes: r.int('SEGMENT_BYTES', 128 * 1024 * 1024, { min: 4096 }),
     groupCommitMaxWaitMs: r.number('GROUP_COMMIT_MAX_WAIT_MS', 2, { min: 0, max: 1000 }),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    databaseUrl: shared.databaseUrl(),
+    natsUrl: shared.natsUrl(),
+    natsStream: shared.natsStream(),
+    natsSubjectPrefix: shared.natsSubjectPrefix(),
+    projectionBatchRecords: r.int('PROJECTION_BATCH_RECORDS', 500, { min: 1, max: 10_000 }),
     logLevel: shared.logLevel(),
   });
 }

@@ -10,6 +10,8 @@ const STATUS: Record<JournalErrorCode, number> = {
   STORE_CLOSED: Status.UNAVAILABLE,
   STORE_LOCKED: Status.UNAVAILABLE,
   IO_ERROR: Status.UNAVAILABLE,
+  CONFLICT: Status.ALREADY_EXISTS,
+  DATA_LOST: Status.UNAVAILABLE,
 };
 
 /** The one place journal errors become gRPC statuses; anything else stays internal. */

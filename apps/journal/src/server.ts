@@ -1,4 +1,7 @@
 import { resolve } from 'node:path';
+import { natsReady, openChatStream } from '@tracechat/messaging';
+import type { NatsConnection } from '@tracechat/messaging';
+import { createPool } from '@tracechat/postgres';
 import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
 import type { JournalServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
@@ -7,9 +10,11 @@ import { setGauge } from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
 import type { JournalConfig } from './config';
 import { toRpcError } from './errors';
+import { MessageLog } from './messages';
+import { ShardProjector } from './projector';
 import { NodeRegistration } from './registration';
 import { JournalService } from './service';
-import { JournalStore } from './storage';
+import { JournalStore, ShardDataLostError } from './storage';
 import { Attr, MetricName } from '@tracechat/contracts';
 
 export interface Journal {
@@ -25,6 +30,10 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
   let health: HealthServer | undefined;
   let registration: NodeRegistration | undefined;
   let metrics: NodeJS.Timeout | undefined;
+  let nats: NatsConnection | undefined;
+  const pool = createPool(config.databaseUrl, 'tracechat-journal');
+  pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
+  const projectors = new Map<string, ShardProjector>();
 
   const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'journal call failed'));
 
@@ -59,8 +68,56 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
           log.warn({ recovery: recovered }, 'shard recovered');
         }
       }
-      const service = new JournalService(store);
+      nats = await openChatStream(config.natsUrl, `tracechat-${config.nodeId}`, {
+        stream: config.natsStream,
+        subjectPrefix: config.natsSubjectPrefix,
+      });
+      const js = nats.jetstream();
+      const opened0 = store;
+      // Each shard this node owns has its projector here, beside its only writer (see
+      // docs/architecture.md): it learns of new records without a network hop.
+      const projectorFor = (shardId: string): ShardProjector => {
+        let projector = projectors.get(shardId);
+        if (!projector) {
+          projector = new ShardProjector(shardId, {
+            store: opened0,
+            pool,
+            js,
+            subjectPrefix: config.natsSubjectPrefix,
+            log,
+            batchRecords: config.projectionBatchRecords,
+          });
+          projectors.set(shardId, projector);
+          projector.start();
+        }
+        return projector;
+      };
+      for (const shardId of store.listShards()) projectorFor(shardId);
+      // A shard behind its projection lost its data (e.g. a wiped volume): refuse it rather than
+      // start again at offset 0 and hand out seqs that history already has.
+      const lost = new Set<string>();
+      const guard = async (shardId: string) => {
+        const { rows } = await pool.query<{ next_offset: string }>(
+          'SELECT next_offset FROM projections WHERE shard_id = $1',
+          [shardId],
+        );
+        const projected = Number(rows[0]?.next_offset ?? 0);
+        const have = opened0.hasShard(shardId) ? opened0.info(shardId).nextOffset : 0;
+        if (have < projected) {
+          lost.add(shardId);
+          const err = new ShardDataLostError(shardId, have, projected);
+          log.error({ err, shard: shardId }, 'shard data lost; refusing the shard');
+          throw err;
+        }
+      };
+      const messages = new MessageLog(
+        store,
+        (shardId) => projectorFor(shardId).notify(),
+        guard,
+      );
+      const service = new JournalService(store, messages);
       const handlers: JournalServiceHandlers = {
+        AppendMessage: wrap((req) => service.appendMessage(req)),
         Append: wrap((req) => service.append(req)),
         Read: wrap((req) => service.read(req)),
         ShardInfo: wrap((req) => service.shardInfo(req)),
@@ -78,12 +135,17 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       await registration.start(30_000);
       const opened = store;
       const reg = registration;
+      const natsConn = nats;
       health = await startHealthServer(
         { host: config.healthHost, port: config.healthPort },
         {
           store: async () => {
             if (opened.closed) throw new Error('closed');
+            const failed = [...opened.failedShards(), ...lost];
+            if (failed.length > 0) throw new Error(`shards refusing appends: ${failed.join(', ')}`);
           },
+          postgres: () => pool.query('SELECT 1'),
+          nats: () => natsReady(natsConn),
           placement: async () => {
             if (!reg.isRegistered) throw new Error('not registered');
           },
@@ -106,7 +168,10 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       clearInterval(metrics);
       registration?.stop();
       await stopServer(server);
+      await Promise.allSettled([...projectors.values()].map((p) => p.stop()));
+      await nats?.drain().catch(() => undefined);
       await store?.close();
+      await pool.end().catch(() => undefined);
       await health?.close();
     },
   };

@@ -1,4 +1,6 @@
 import type {
+  AppendMessageRequest__Output,
+  AppendMessageResponse,
   AppendRequest__Output,
   AppendResponse,
   ReadRequest__Output,
@@ -6,13 +8,60 @@ import type {
   ShardInfoRequest__Output,
   ShardInfoResponse,
 } from '@tracechat/protos';
-import { withSpan } from '@tracechat/telemetry';
+import { carrierFromContext, withSpan } from '@tracechat/telemetry';
+import type { MessageLog } from './messages';
+import { InvalidArgumentError } from './storage';
 import type { JournalStore } from './storage';
 import { Attr, SpanName } from '@tracechat/contracts';
 
 /** JournalService over the storage engine, one span per call. */
 export class JournalService {
-  constructor(private readonly store: JournalStore) {}
+  constructor(
+    private readonly store: JournalStore,
+    private readonly messages: MessageLog,
+  ) {}
+
+  appendMessage(req: AppendMessageRequest__Output): Promise<AppendMessageResponse> {
+    for (const [name, value] of [
+      ['session_id', req.sessionId],
+      ['message_id', req.messageId],
+      ['sender_id', req.senderId],
+    ] as const) {
+      if (!value) throw new InvalidArgumentError(`${name} is required`);
+    }
+    return withSpan(
+      SpanName.JOURNAL_APPEND_MESSAGE,
+      {
+        attributes: {
+          [Attr.SHARD_ID]: req.shardId,
+          [Attr.SESSION_ID]: req.sessionId,
+          [Attr.MESSAGE_ID]: req.messageId,
+        },
+      },
+      async (span) => {
+        // The record keeps this span's context: the projection spans become its children.
+        const carrier = carrierFromContext();
+        const result = await this.messages.append(req.shardId, {
+          messageId: req.messageId,
+          sessionId: req.sessionId,
+          senderId: req.senderId,
+          text: req.text,
+          sentAtMs: Number(req.sentAtMs),
+          clientMsgId: req.clientMsgId || undefined,
+          originGatewayId: req.originGatewayId,
+          originConnectionId: req.originConnectionId,
+          traceparent: carrier.traceparent,
+          tracestate: carrier.tracestate,
+        });
+        span.setAttributes({
+          [Attr.MESSAGE_SEQ]: result.seq,
+          [Attr.DUPLICATE]: result.duplicate,
+          [Attr.JOURNAL_OFFSET]: result.offset,
+        });
+        return result;
+      },
+    );
+  }
 
   append(req: AppendRequest__Output): Promise<AppendResponse> {
     const bytes = req.records.reduce((sum, r) => sum + r.data.length, 0);

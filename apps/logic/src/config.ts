@@ -9,15 +9,11 @@ export interface LogicConfig {
   readonly redisUrl: string;
   /** Put before every Redis key this service uses; empty in production, one per run in tests. */
   readonly redisKeyPrefix: string;
-  readonly natsUrl: string;
   readonly placementAddress: string;
   readonly rpcDeadlineMs: number;
   readonly shardCacheSize: number;
-  readonly natsStream: string;
-  readonly natsSubjectPrefix: string;
   readonly maxTextBytes: number;
   readonly membershipCacheTtlSeconds: number;
-  readonly dedupeTtlSeconds: number;
   readonly historyMaxLimit: number;
   readonly whitelistSyncIntervalMs: number;
   readonly logLevel: LogLevel;
@@ -33,15 +29,11 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
     databaseUrl: shared.databaseUrl(),
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),
-    natsUrl: shared.natsUrl(),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     shardCacheSize: r.int('SHARD_CACHE_SIZE', 100_000, { min: 1 }),
-    natsStream: shared.natsStream(),
-    natsSubjectPrefix: shared.natsSubjectPrefix(),
     maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),
     membershipCacheTtlSeconds: r.int('MEMBERSHIP_CACHE_TTL_SECONDS', 300, { min: 1 }),
-    dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', 86_400, { min: 1 }),
     historyMaxLimit: r.int('HISTORY_MAX_LIMIT', 200, { min: 1, max: 10_000 }),
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: shared.logLevel(),

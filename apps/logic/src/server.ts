@@ -1,6 +1,4 @@
 import { Redis } from 'ioredis';
-import { natsReady, openChatStream } from '@tracechat/messaging';
-import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
 import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
@@ -11,16 +9,14 @@ import { startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import { WhitelistStore } from '@tracechat/presence';
 import type { LogicConfig } from './config';
-import { Dedupe } from './dedupe';
 import { ChatError, toRpcError } from './errors';
 import { Membership } from './membership';
-import { MessagePublisher } from './publisher';
 import { ChatService } from './service';
 import { JournalWriter, ShardDirectory } from './shards';
 import { ChatStore } from './store';
 
 export interface Logic {
-  /** Connects to Postgres, Redis and NATS, then serves gRPC; resolves with the bound ports. */
+  /** Connects to Postgres and Redis, then serves gRPC; resolves with the bound ports. */
   listen(): Promise<{ grpcPort: number; healthPort: number }>;
   /** Stops accepting calls, drains in-flight ones, closes clients. */
   close(): Promise<void>;
@@ -34,7 +30,6 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
     maxRetriesPerRequest: 2,
     keyPrefix: config.redisKeyPrefix,
   });
-  let nats: NatsConnection | undefined;
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
   const server = new grpc.Server();
@@ -65,16 +60,10 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         config.whitelistSyncIntervalMs,
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
-      nats = await openChatStream(config.natsUrl, 'tracechat-logic', {
-        stream: config.natsStream,
-        subjectPrefix: config.natsSubjectPrefix,
-      });
       const store = new ChatStore(pool);
       const chat = new ChatService({
         store,
         membership: new Membership(redis, store, config.membershipCacheTtlSeconds),
-        dedupe: new Dedupe(redis, config.dedupeTtlSeconds),
-        publisher: new MessagePublisher(nats.jetstream(), config.natsSubjectPrefix),
         journal,
         maxTextBytes: config.maxTextBytes,
         historyMaxLimit: config.historyMaxLimit,
@@ -89,13 +78,11 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
       };
       server.addService(tracechatV1().ChatService.service, handlers);
       const grpcPort = await bindServer(server, config.grpcAddress);
-      const natsConn = nats;
       health = await startHealthServer(
         { host: config.healthHost, port: config.healthPort },
         {
           postgres: () => pool.query('SELECT 1'),
           redis: () => redis.ping(),
-          nats: () => natsReady(natsConn),
         },
       );
       log.info({ grpcPort, healthPort: health.port }, 'logic listening');
@@ -106,7 +93,6 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
       health?.markDraining();
       whitelistSync?.stop();
       await stopServer(server);
-      await nats?.drain().catch(() => undefined);
       journal.close();
       shards.close();
       await Promise.allSettled([redis.quit(), pool.end()]);

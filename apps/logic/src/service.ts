@@ -17,20 +17,14 @@ import type {
 import { Attr, SpanName } from '@tracechat/contracts';
 import { setAttributes, withSpan } from '@tracechat/telemetry';
 import { ChatError } from './errors';
-import { textHash } from './dedupe';
-import type { Dedupe, DedupeResult } from './dedupe';
 import type { Membership } from './membership';
-import type { MessagePublisher } from './publisher';
 import type { JournalWriter } from './shards';
-import { SeqConflictError } from './store';
 import type { ChatStore, StoredMessage } from './store';
 import { checkClientMsgId, checkSessionId, checkText, checkUserId } from './validate';
 
 export interface ChatServiceDeps {
   readonly store: ChatStore;
   readonly membership: Membership;
-  readonly dedupe: Dedupe;
-  readonly publisher: MessagePublisher;
   readonly journal: JournalWriter;
   readonly maxTextBytes: number;
   readonly historyMaxLimit: number;
@@ -56,7 +50,6 @@ export class ChatService {
     const userId = checkUserId(req.userId);
     const clientMsgId = checkClientMsgId(req.clientMsgId);
     const size = checkText(req.text, this.deps.maxTextBytes);
-    const hash = textHash(req.text);
     return withSpan(
       SpanName.LOGIC_CHAT_SEND_MESSAGE,
       {
@@ -67,104 +60,31 @@ export class ChatService {
         },
       },
       async (span) => {
-        const { store, membership, dedupe, publisher } = this.deps;
-        if (!(await membership.isMember(sessionId, userId))) {
+        if (!(await this.deps.membership.isMember(sessionId, userId))) {
           throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
         }
-        const seen =
-          clientMsgId === undefined
-            ? undefined
-            : await withSpan(
-                SpanName.LOGIC_DEDUPE_CHECK,
-                { attributes: { [Attr.USER_ID]: userId } },
-                async (s) => {
-                  const earlier = await dedupe.check(sessionId, userId, clientMsgId);
-                  s.setAttribute(Attr.DUPLICATE, earlier !== undefined);
-                  return earlier;
-                },
-              );
-        if (seen) {
-          if (seen.textHash !== hash) throw conflict(clientMsgId);
-          span.setAttributes({
-            [Attr.MESSAGE_ID]: seen.messageId,
-            [Attr.MESSAGE_SEQ]: seen.seq,
-            [Attr.DUPLICATE]: true,
-          });
-          return {
-            messageId: seen.messageId,
-            seq: seen.seq,
-            sentAtMs: seen.sentAtMs,
-            duplicate: true,
-          };
-        }
-        const messageId = randomUUID();
-        const sentAtMs = Date.now();
-        const { seq, shardId } = await this.deps.journal.append(
+        // The journal assigns the seq, answers a repeated client_msg_id, and its projector
+        // stores and publishes the message once the record is durable.
+        const appended = await this.deps.journal.appendMessage({
           sessionId,
-          Buffer.from(
-            JSON.stringify({ messageId, senderId: userId, clientMsgId, text: req.text, sentAtMs }),
-          ),
-        );
-        const saved = await withSpan(
-          SpanName.LOGIC_DB_SAVE_MESSAGE,
-          {
-            attributes: {
-              [Attr.DB_SYSTEM_NAME]: 'postgresql',
-              [Attr.DB_COLLECTION_NAME]: 'messages',
-              [Attr.DB_OPERATION_NAME]: 'INSERT',
-            },
-          },
-          async (s) => {
-            const result = await store
-              .save({
-                messageId,
-                sessionId,
-                seq,
-                shardId,
-                senderId: userId,
-                clientMsgId,
-                text: req.text,
-                sentAtMs,
-              })
-              .catch((err: unknown) => {
-                if (err instanceof SeqConflictError) {
-                  throw new ChatError('UNAVAILABLE', 'message storage is inconsistent; try later', {
-                    cause: err,
-                  });
-                }
-                throw err;
-              });
-            s.setAttribute(Attr.DB_ROWS, result.duplicate ? 0 : 1);
-            return result;
-          },
-        );
-        const { message } = saved;
-        if (saved.duplicate && message.text !== req.text) throw conflict(clientMsgId);
-        span.setAttributes({
-          [Attr.MESSAGE_ID]: message.messageId,
-          [Attr.MESSAGE_SEQ]: message.seq,
-          [Attr.DUPLICATE]: saved.duplicate,
+          messageId: randomUUID(),
+          senderId: userId,
+          text: req.text,
+          sentAtMs: Date.now(),
+          clientMsgId: clientMsgId ?? '',
+          originGatewayId: req.originGatewayId,
+          originConnectionId: req.originConnectionId,
         });
-        if (!saved.duplicate) {
-          await publisher.publish({
-            ...message,
-            originGatewayId: req.originGatewayId,
-            originConnectionId: req.originConnectionId,
-          });
-        }
-        const result: DedupeResult = {
-          messageId: message.messageId,
-          seq: message.seq,
-          sentAtMs: message.sentAtMs,
-          textHash: hash,
-        };
-        if (clientMsgId !== undefined)
-          await dedupe.remember(sessionId, userId, clientMsgId, result);
+        span.setAttributes({
+          [Attr.MESSAGE_ID]: appended.messageId,
+          [Attr.MESSAGE_SEQ]: appended.seq,
+          [Attr.DUPLICATE]: appended.duplicate,
+        });
         return {
-          messageId: result.messageId,
-          seq: result.seq,
-          sentAtMs: result.sentAtMs,
-          duplicate: saved.duplicate,
+          messageId: appended.messageId,
+          seq: appended.seq,
+          sentAtMs: appended.sentAtMs,
+          duplicate: appended.duplicate,
         };
       },
     );
@@ -273,11 +193,4 @@ export class ChatService {
       },
     );
   }
-}
-
-function conflict(clientMsgId: string | undefined): ChatError {
-  return new ChatError(
-    'CONFLICT',
-    `client_msg_id ${clientMsgId ?? ''} was already used for a different text in this session`,
-  );
 }

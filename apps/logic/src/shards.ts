@@ -1,7 +1,7 @@
 import { Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
 import type {
-  AppendRequest,
-  AppendResponse__Output,
+  AppendMessageRequest,
+  AppendMessageResponse__Output,
   JournalServiceClient,
   LookupShardRequest,
   LookupShardResponse__Output,
@@ -105,17 +105,20 @@ export class JournalWriter {
   }
 
   /**
-   * Appends one record and returns the message's seq: the record's offset in its shard plus one,
-   * so that seq 0 keeps meaning "before the first message" (an empty session's last_seq, history
-   * from the start) even for a shard's very first record at offset 0. When the cached node
-   * cannot take it (gone, moved, or answering that the shard is not there), the route is looked
-   * up again once and the append retried there.
+   * Appends a message to its session's shard; the journal node assigns the seq and answers once
+   * the record is durable. When the cached node cannot take it (gone, moved, or answering that
+   * the shard is not there), the route is looked up again once and the append retried there,
+   * with the same message id and client_msg_id. A reused client_msg_id with another text is
+   * CONFLICT.
    */
-  async append(sessionId: string, data: Buffer): Promise<{ seq: number; shardId: string }> {
+  async appendMessage(
+    message: Omit<AppendMessageRequest, 'shardId'> & { sessionId: string },
+  ): Promise<AppendMessageResponse__Output> {
+    const { sessionId } = message;
     let route = await this.shards.lookup(sessionId);
     for (let attempt = 0; ; attempt++) {
       try {
-        const offset = await withSpan(
+        return await withSpan(
           SpanName.LOGIC_JOURNAL_APPEND,
           {
             kind: SpanKind.CLIENT,
@@ -124,23 +127,32 @@ export class JournalWriter {
               [Attr.SHARD_ID]: route.shardId,
               [Attr.JOURNAL_NODE_ID]: route.nodeId,
               [Attr.SERVER_ADDRESS]: route.nodeAddress,
-              [Attr.RECORD_SIZE]: data.length,
             },
           },
           async (span) => {
             const client = this.client(route.nodeAddress);
-            const res = await unary<AppendRequest, AppendResponse__Output>(
+            const res = await unary<AppendMessageRequest, AppendMessageResponse__Output>(
               client,
-              client.Append,
-              { shardId: route.shardId, records: [{ sessionId, data }] },
+              client.AppendMessage,
+              { ...message, shardId: route.shardId },
               this.deadlineMs,
             );
-            span.setAttribute(Attr.JOURNAL_OFFSET, res.offsets[0]!);
-            return res.offsets[0]!;
+            span.setAttributes({
+              [Attr.JOURNAL_OFFSET]: res.offset,
+              [Attr.MESSAGE_SEQ]: res.seq,
+              [Attr.DUPLICATE]: res.duplicate,
+            });
+            return res;
           },
         );
-        return { seq: offset + 1, shardId: route.shardId };
       } catch (err) {
+        if (isServiceError(err) && err.code === Status.ALREADY_EXISTS) {
+          throw new ChatError(
+            'CONFLICT',
+            `client_msg_id ${message.clientMsgId ?? ''} was already used for a different text in this session`,
+            { cause: err },
+          );
+        }
         const retriable =
           isServiceError(err) && (err.code === Status.UNAVAILABLE || err.code === Status.NOT_FOUND);
         if (!retriable) throw err;

@@ -1,38 +1,10 @@
 import type { Pool } from '@tracechat/postgres';
 
-/**
- * The journal handed out a seq the session already has: the journal lost records the database
- * still remembers (e.g. its data folder was wiped). Writing on would break the session's order.
- */
-export class SeqConflictError extends Error {
-  override readonly name = 'SeqConflictError';
-  readonly code = 'SEQ_CONFLICT';
-  constructor(sessionId: string, seq: number, options?: { cause?: unknown }) {
-    super(
-      `seq ${seq} of session ${sessionId} is already taken: the journal is behind the database (journal data lost?)`,
-      options,
-    );
-  }
-}
-
 export interface StoredMessage {
   readonly messageId: string;
   readonly sessionId: string;
   readonly seq: number;
   readonly senderId: string;
-  readonly text: string;
-  readonly sentAtMs: number;
-}
-
-export interface NewMessage {
-  readonly messageId: string;
-  readonly sessionId: string;
-  /** The record's offset in the session's journal shard. */
-  readonly seq: number;
-  readonly shardId: string;
-  readonly senderId: string;
-  /** The sender's idempotency key, when given. */
-  readonly clientMsgId: string | undefined;
   readonly text: string;
   readonly sentAtMs: number;
 }
@@ -57,7 +29,7 @@ function toMessage(row: MessageRow): StoredMessage {
   };
 }
 
-/** Sessions, members and messages in Postgres. */
+/** Sessions, members and message history in Postgres (the journal's projector writes the messages). */
 export class ChatStore {
   constructor(private readonly pool: Pool) {}
 
@@ -134,53 +106,6 @@ export class ChatStore {
       [sessionId],
     );
     return rows.map((r) => r.user_id);
-  }
-
-  /**
-   * Stores a message under its journal seq and moves the session's last seq, in one statement.
-   * When the sender already used this client id in this session, nothing is written and the
-   * first message is returned (its text may differ: the caller decides).
-   */
-  async save(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    let inserted;
-    try {
-      // One statement, so one round trip and atomic without an explicit transaction.
-      inserted = await this.pool.query<MessageRow>(
-        `WITH ins AS (
-           INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0))
-           ON CONFLICT (session_id, sender_id, client_msg_id) DO NOTHING
-           RETURNING id, session_id, seq, sender_id, body, sent_at
-         ), moved AS (
-           UPDATE sessions SET last_seq = GREATEST(last_seq, $3)
-           WHERE id = $2 AND EXISTS (SELECT 1 FROM ins)
-         )
-         SELECT * FROM ins`,
-        [
-          message.messageId,
-          message.sessionId,
-          message.seq,
-          message.shardId,
-          message.senderId,
-          message.clientMsgId ?? null,
-          message.text,
-          message.sentAtMs,
-        ],
-      );
-    } catch (err) {
-      const pg = err as { code?: string; constraint?: string };
-      if (pg.code === '23505' && pg.constraint === 'messages_session_seq_key') {
-        throw new SeqConflictError(message.sessionId, message.seq, { cause: err });
-      }
-      throw err;
-    }
-    if (inserted.rows[0]) return { message: toMessage(inserted.rows[0]), duplicate: false };
-    const existing = await this.pool.query<MessageRow>(
-      `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
-       WHERE session_id = $1 AND sender_id = $2 AND client_msg_id = $3`,
-      [message.sessionId, message.senderId, message.clientMsgId],
-    );
-    return { message: toMessage(existing.rows[0]!), duplicate: true };
   }
 
   /** Messages with seq > afterSeq, oldest first. */

@@ -29,12 +29,9 @@ export const SpanName = {
   LOGIC_CHAT_HISTORY: 'logic.chat.history',
   LOGIC_CHAT_LIST_MEMBERS: 'logic.chat.list_members',
   LOGIC_AUTH_AUTHORIZE: 'logic.auth.authorize',
-  LOGIC_DEDUPE_CHECK: 'logic.dedupe.check',
   LOGIC_PLACEMENT_LOOKUP_SHARD: 'logic.placement.lookup_shard',
   LOGIC_JOURNAL_APPEND: 'logic.journal.append',
-  LOGIC_DB_SAVE_MESSAGE: 'logic.db.save_message',
   LOGIC_DB_HISTORY: 'logic.db.history',
-  LOGIC_MQ_PUBLISH: 'logic.mq.publish',
   // placement
   PLACEMENT_METADATA_QUERY: 'placement.metadata.query',
   PLACEMENT_CLUSTER_ROUTE: 'placement.cluster.route',
@@ -45,6 +42,9 @@ export const SpanName = {
   JOURNAL_INDEX_UPDATE: 'journal.index.update',
   JOURNAL_SEGMENT_FSYNC: 'journal.segment.fsync',
   JOURNAL_READ: 'journal.read',
+  JOURNAL_APPEND_MESSAGE: 'journal.append_message',
+  JOURNAL_DB_SAVE_MESSAGE: 'journal.db.save_message',
+  JOURNAL_MQ_PUBLISH: 'journal.mq.publish',
   // task
   TASK_MQ_CONSUME: 'task.mq.consume',
   TASK_ROUTE_RESOLVE: 'task.route.resolve',

@@ -3,6 +3,13 @@ export { CloseCode, ErrorCode, FrameError } from './errors';
 export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
 export type { MessageEvent } from './events';
 export {
+  MESSAGE_RECORD_VERSION,
+  RecordDecodeError,
+  decodeRecordData,
+  encodeMessageRecord,
+} from './journal-record';
+export type { DecodedRecord, MessageRecord } from './journal-record';
+export {
   CLIENT_FRAME_TYPES,
   DEFAULT_LIMITS,
   MAX_FRAME_ID_LENGTH,

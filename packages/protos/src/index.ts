@@ -15,6 +15,14 @@ export {
   unary,
   unaryHandlers,
 } from './rpc';
+export type {
+  AppendMessageRequest,
+  AppendMessageRequest__Output,
+} from './generated/tracechat/v1/AppendMessageRequest';
+export type {
+  AppendMessageResponse,
+  AppendMessageResponse__Output,
+} from './generated/tracechat/v1/AppendMessageResponse';
 export type { AppendRequest, AppendRequest__Output } from './generated/tracechat/v1/AppendRequest';
 export type {
   AppendResponse,

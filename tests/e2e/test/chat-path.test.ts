@@ -76,7 +76,7 @@ describe('one message, one trace', () => {
 
   it('is one trace in Jaeger across both gateways, logic and task, shaped as docs/tracing.md draws it', async () => {
     const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) =>
-      has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'logic.db.save_message') &&
+      has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'journal.db.save_message') &&
       t.spans.filter((s) => s.operationName === 'gateway.push.deliver').length === 2,
     );
     const v = viewTrace(trace);
@@ -107,14 +107,7 @@ describe('one message, one trace', () => {
     expect(v.tag(send, 'chat.user.id')).toBe(alice);
     expect(v.tag(send, 'chat.message.id')).toBe(ack.message_id);
 
-    for (const name of [
-      'logic.auth.authorize',
-      'logic.dedupe.check',
-      'logic.placement.lookup_shard',
-      'logic.journal.append',
-      'logic.db.save_message',
-      'logic.mq.publish',
-    ]) {
+    for (const name of ['logic.auth.authorize', 'logic.placement.lookup_shard', 'logic.journal.append']) {
       expect(v.parent(v.one(name))).toBe(send);
     }
 
@@ -126,23 +119,27 @@ describe('one message, one trace', () => {
       expect(v.service(span)).toBe('placement');
       expect(v.isUnder(span, lookup)).toBe(true);
     }
+    // The journal node assigns the seq (the session's first message: 1) and keeps the append's
+    // context in the record; its projector's spans continue it.
     const append = v.one('logic.journal.append');
-    expect(v.tag(append, 'chat.journal.offset')).toBe(Number(ack.seq) - 1);
-    const write = v.one('journal.write');
-    expect(v.service(write)).toBe('journal');
-    expect(v.isUnder(write, append)).toBe(true);
+    expect(v.tag(append, 'chat.message.seq')).toBe(1);
+    const appendMessage = v.one('journal.append_message');
+    expect(v.service(appendMessage)).toBe('journal');
+    expect(v.isUnder(appendMessage, append)).toBe(true);
     for (const name of ['journal.segment.append', 'journal.index.update', 'journal.segment.fsync']) {
-      expect(v.parent(v.one(name))).toBe(write);
+      expect(v.parent(v.one(name))).toBe(appendMessage);
     }
     expect(v.tag(v.one('journal.segment.fsync'), 'journal.batch.size')).toBeGreaterThanOrEqual(1);
-    const save = v.one('logic.db.save_message');
+    const save = v.one('journal.db.save_message');
+    expect(v.service(save)).toBe('journal');
+    expect(v.parent(save)).toBe(appendMessage);
     expect(v.tag(save, 'db.collection.name')).toBe('messages');
     expect(v.tag(save, 'db.rows')).toBe(1);
     expect(trace.spans.some((s) => s.operationName.startsWith('pg.query') && v.isUnder(s, save))).toBe(true);
-    const dedupe = v.one('logic.dedupe.check');
-    expect(trace.spans.some((s) => (v.tag(s, 'db.system') ?? v.tag(s, 'db.system.name')) === 'redis' && v.isUnder(s, dedupe))).toBe(true);
 
-    const publish = v.one('logic.mq.publish');
+    const publish = v.one('journal.mq.publish');
+    expect(v.service(publish)).toBe('journal');
+    expect(v.parent(publish)).toBe(appendMessage);
     expect(v.tag(publish, 'span.kind')).toBe('producer');
     expect(v.tag(publish, 'messaging.system')).toBe('nats');
     expect(v.tag(publish, 'messaging.destination.name')).toBe(`${stack.natsSubjectPrefix}.${room}`);
@@ -187,8 +184,8 @@ describe('one message, one trace', () => {
       const traceparent = stored.header.get('traceparent');
       expect(traceparent).toMatch(new RegExp(`^00-${String(ack.trace_id)}-[0-9a-f]{16}-01$`));
       expect(stored.header.get('Nats-Msg-Id')).toBe(ack.message_id);
-      const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) => has(t, 'logic.mq.publish'));
-      const publish = viewTrace(trace).one('logic.mq.publish');
+      const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) => has(t, 'journal.mq.publish'));
+      const publish = viewTrace(trace).one('journal.mq.publish');
       expect(traceparent.split('-')[2]).toBe(publish.spanID);
       expect(Buffer.from(stored.data).toString()).toContain(String(ack.message_id));
     } finally {

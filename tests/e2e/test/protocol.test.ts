@@ -39,7 +39,7 @@ describe('traceparent on frames', () => {
     expect(ack).toMatchObject({ type: 'ack', trace_id: CLIENT_TRACE });
     // spans arrive from each service on its own schedule: wait for both ends
     const trace = await waitForTrace(stack.jaegerUrl, CLIENT_TRACE, (t) =>
-      ['logic.mq.publish', 'gateway.ws.on_message'].every((name) => t.spans.some((s) => s.operationName === name)),
+      ['journal.mq.publish', 'gateway.ws.on_message'].every((name) => t.spans.some((s) => s.operationName === name)),
     );
     const root = viewTrace(trace).one('gateway.ws.on_message');
     expect(root.references).toEqual([

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
+import { Client } from 'pg';
 import { setup, waitFor } from '@tracechat/testkit';
 import type { ChatClient, Frame, TestStack } from '@tracechat/testkit';
 
@@ -31,6 +34,17 @@ async function readAll(client: JournalServiceClient, shardId: string, from = 0):
   }
 }
 
+/** History from the start, asked again until it holds `count` messages (projection lags the ack by milliseconds). */
+async function historyOf(c: ChatClient, room: string, count: number): Promise<Frame[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 200 });
+    const messages = history.messages as Frame[];
+    if (messages.length >= count || Date.now() > deadline) return messages;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 beforeAll(async () => {
   stack = await setup();
   placement = new (tracechatV1().PlacementService)(`127.0.0.1:${stack.ports.placement}`, grpc.credentials.createInsecure());
@@ -43,7 +57,7 @@ afterAll(async () => {
 });
 
 describe('sessions in shards on journal nodes', () => {
-  it('spreads sessions over both journal nodes, and seq strictly increases per session under concurrent senders', async () => {
+  it('spreads sessions over both journal nodes, and seq is contiguous 1..N per session under concurrent senders on both gateways', async () => {
     const rooms = Array.from({ length: 12 }, (_, i) => stack.session(`spread${i}`));
     const senders: ChatClient[] = [];
     for (let i = 0; i < 4; i++) senders.push(await stack.connect(stack.user(`s${i}`), i % 2 === 0 ? 1 : 2));
@@ -57,12 +71,14 @@ describe('sessions in shards on journal nodes', () => {
         }
       }),
     );
-    for (const [, bySender] of acks) {
+    for (const [room, bySender] of acks) {
       const all = bySender.flat().map((a) => Number(a.seq));
-      expect(new Set(all).size).toBe(all.length);
+      expect([...all].sort((a, b) => a - b)).toEqual(all.map((_, i) => i + 1));
       for (const seqs of bySender.map((list) => list.map((a) => Number(a.seq)))) {
         expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       }
+      const history = await historyOf(senders[0]!, room, all.length);
+      expect(history.map((m) => Number(m.seq))).toEqual(all.map((_, i) => i + 1));
     }
     const shards = await call<object, { shards: { nodeId: string; shardId: string }[] }>(placement, placement.ListShards, {});
     const nodes = new Set(shards.shards.map((s) => s.nodeId));
@@ -78,14 +94,84 @@ describe('sessions in shards on journal nodes', () => {
     const route = await call<object, { shardId: string; nodeAddress: string }>(placement, placement.LookupShard, { sessionId: room });
     const records = (await readAll(journal(route.nodeAddress), route.shardId)).filter((r) => r.sessionId === room);
     const decoded = records.map((r) => ({ offset: Number(r.offset), ...JSON.parse(Buffer.from(r.data).toString()) }));
-    // seq is the record's offset + 1 (0 stays "before the first message")
-    expect(decoded.map((d) => d.offset + 1)).toEqual(acks.map((a) => Number(a.seq)));
+    // the journal assigned seq 1..6 in offset order, and the record holds it
+    expect(decoded.map((d) => d.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(acks.map((a) => Number(a.seq))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(decoded.map((d) => d.messageId)).toEqual(acks.map((a) => a.message_id));
     expect(decoded.map((d) => d.text)).toEqual(acks.map((_, i) => `replay ${i}`));
+    expect(decoded.every((d) => /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/.test(d.traceparent))).toBe(true);
 
-    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 100 });
-    expect((history.messages as Frame[]).map((m) => [m.message_id, m.seq])).toEqual(decoded.map((d) => [d.messageId, d.offset + 1]));
+    const history = await historyOf(c, room, 6);
+    expect(history.map((m) => [m.message_id, m.seq])).toEqual(decoded.map((d) => [d.messageId, d.seq]));
   });
+
+  it('answers a repeated client_msg_id with the original after the journal node restarts, and continues the seq', async () => {
+    const room = stack.session('restart-idem');
+    const c = await stack.connect(stack.user('restarter'), 1);
+    await c.request({ type: 'join', session: room, public: true });
+    const first = await c.request({ type: 'send', session: room, text: 'before', client_msg_id: 'k-1' });
+    await c.request({ type: 'send', session: room, text: 'second' });
+    const route = await call<object, { nodeId: string }>(placement, placement.LookupShard, { sessionId: room });
+    const node = route.nodeId as 'journal-1' | 'journal-2';
+    await stack.stopService(node, 'kill');
+    await stack.startService(node);
+
+    const again = await c.request({ type: 'send', session: room, text: 'before', client_msg_id: 'k-1' });
+    expect(again).toMatchObject({ type: 'ack', message_id: first.message_id, seq: first.seq, duplicate: true });
+    const conflict = await c.request({ type: 'send', session: room, text: 'other', client_msg_id: 'k-1' });
+    expect(conflict).toMatchObject({ type: 'error', code: 'CONFLICT' });
+    const third = await c.request({ type: 'send', session: room, text: 'third' });
+    expect(third).toMatchObject({ type: 'ack', seq: 3 });
+    const history = await historyOf(c, room, 3);
+    expect(history.map((m) => [m.seq, m.text])).toEqual([[1, 'before'], [2, 'second'], [3, 'third']]);
+  }, 60_000);
+
+  it('projects every acked message exactly once, seqs contiguous, across a journal SIGKILL mid-projection', async () => {
+    const rooms = Array.from({ length: 4 }, (_, i) => stack.session(`proj${i}`));
+    const c1 = await stack.connect(stack.user('proj-a'), 1);
+    const c2 = await stack.connect(stack.user('proj-b'), 2);
+    for (const c of [c1, c2]) for (const room of rooms) await c.request({ type: 'join', session: room, public: true });
+    const acked = new Map<string, string>(); // message id → session
+    let stop = false;
+    const senders = [c1, c2].flatMap((c, i) =>
+      rooms.map(async (room) => {
+        for (let n = 0; !stop; n++) {
+          const reply = await c.request({ type: 'send', session: room, text: `${i}:${n}` }).catch(() => undefined);
+          if (reply?.type === 'ack') acked.set(String(reply.message_id), room);
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    await Promise.all([stack.stopService('journal-1', 'kill'), stack.stopService('journal-2', 'kill')]);
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(senders);
+    await Promise.all([stack.startService('journal-1'), stack.startService('journal-2')]);
+    expect(acked.size).toBeGreaterThan(rooms.length * 2);
+
+    const db = new Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const deadline = Date.now() + 15_000;
+      let rows: { id: string; session_id: string; seq: string }[] = [];
+      for (;;) {
+        ({ rows } = await db.query('SELECT id, session_id, seq FROM messages WHERE session_id = ANY($1) ORDER BY session_id, seq', [rooms]));
+        if ([...acked.keys()].every((id) => rows.some((r) => r.id === id)) || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const ids = new Set(rows.map((r) => r.id));
+      expect(ids.size).toBe(rows.length);
+      expect([...acked.keys()].filter((id) => !ids.has(id))).toEqual([]);
+      for (const room of rooms) {
+        const seqs = rows.filter((r) => r.session_id === room).map((r) => Number(r.seq));
+        expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      }
+      const { rows: last } = await db.query('SELECT id, last_seq FROM sessions WHERE id = ANY($1)', [rooms]);
+      for (const s of last) expect(Number(s.last_seq)).toBe(rows.filter((r) => r.session_id === s.id).length);
+    } finally {
+      await db.end();
+    }
+  }, 90_000);
 });
 
 describe('journal node', () => {
@@ -182,4 +268,25 @@ describe('journal node', () => {
       expect(nodes.nodes.map((n) => n.nodeId).sort()).toEqual(['journal-1', 'journal-2']);
     });
   });
+});
+
+describe('a journal node that lost a shard', () => {
+  it('refuses the shard loudly (sends UNAVAILABLE, node not ready) instead of starting it again at offset 0', async () => {
+    const room = stack.session('lost');
+    const c = await stack.connect(stack.user('loser'), 1);
+    await c.request({ type: 'join', session: room, public: true });
+    await c.request({ type: 'send', session: room, text: 'kept in history' });
+    await historyOf(c, room, 1);
+    const route = await call<object, { nodeId: string; shardId: string }>(placement, placement.LookupShard, { sessionId: room });
+    const node = route.nodeId as 'journal-1' | 'journal-2';
+    await stack.stopService(node);
+    rmSync(join(stack.dataDir, node, 'shards', route.shardId), { recursive: true, force: true });
+    await stack.startService(node);
+
+    expect(await c.request({ type: 'send', session: room, text: 'after the loss' })).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+    const health = node === 'journal-1' ? stack.ports.journal1Health : stack.ports.journal2Health;
+    expect((await fetch(`http://127.0.0.1:${health}/readyz`)).status).toBe(503);
+    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
+    expect((history.messages as Frame[]).map((m) => [m.seq, m.text])).toEqual([[1, 'kept in history']]);
+  }, 60_000);
 });

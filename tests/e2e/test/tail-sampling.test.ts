@@ -251,7 +251,7 @@ describe('metrics on the collector’s Prometheus endpoint', () => {
     expect(delta('traces_span_metrics_calls_total', { service_name: 'logic', span_name: 'logic.chat.send_message' })).toBeGreaterThanOrEqual(SENT + FAILED);
     expect(delta('traces_span_metrics_calls_total', { service_name: 'task', span_name: 'task.mq.consume' })).toBeGreaterThanOrEqual(SENT);
     expect(delta('traces_span_metrics_calls_total', { service_name: 'logic', span_name: 'logic.chat.send_message', status_code: 'STATUS_CODE_ERROR' })).toBeGreaterThanOrEqual(FAILED);
-    expect(delta('traces_span_metrics_duration_milliseconds_count', { service_name: 'logic', span_name: 'logic.db.save_message' })).toBeGreaterThanOrEqual(SENT);
+    expect(delta('traces_span_metrics_duration_milliseconds_count', { service_name: 'journal', span_name: 'journal.db.save_message' })).toBeGreaterThanOrEqual(SENT);
     expect(text).toMatch(/traces_span_metrics_duration_milliseconds_bucket\{[^}]*service_name="gateway"[^}]*span_name="gateway.ws.on_message"[^}]*le="1000"/);
   });
 

@@ -7,6 +7,10 @@ export const JournalErrorCode = {
   STORE_CLOSED: 'STORE_CLOSED',
   STORE_LOCKED: 'STORE_LOCKED',
   IO_ERROR: 'IO_ERROR',
+  /** A client_msg_id was used before, in the same session by the same sender, with another text. */
+  CONFLICT: 'CONFLICT',
+  /** The shard holds fewer records than were already projected from it: its data was lost. */
+  DATA_LOST: 'DATA_LOST',
 } as const;
 export type JournalErrorCode = (typeof JournalErrorCode)[keyof typeof JournalErrorCode];
 
@@ -108,4 +112,30 @@ export function asJournalError(err: unknown, doing: string): JournalError {
   if (err instanceof JournalError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   return new JournalIoError(`${doing}: ${reason}`, { cause: err });
+}
+
+/** A client_msg_id reused with another text (same session, same sender). */
+export class MessageConflictError extends JournalError {
+  override readonly name = 'MessageConflictError';
+  constructor(message: string) {
+    super(JournalErrorCode.CONFLICT, message);
+  }
+}
+
+/**
+ * A shard is behind what was already projected from it (its directory or its tail is gone):
+ * appending would hand out offsets and seqs a second time, so the shard is refused instead.
+ */
+export class ShardDataLostError extends JournalError {
+  override readonly name = 'ShardDataLostError';
+  constructor(
+    readonly shardId: string,
+    have: number,
+    projected: number,
+  ) {
+    super(
+      JournalErrorCode.DATA_LOST,
+      `shard "${shardId}" has ${have} records here but ${projected} were already projected: its data was lost; refusing it (restore the shard's directory)`,
+    );
+  }
 }

@@ -5,6 +5,8 @@ export {
   JournalError,
   JournalErrorCode,
   JournalIoError,
+  MessageConflictError,
+  ShardDataLostError,
   OffsetOutOfRangeError,
   ShardNotFoundError,
   StoreClosedError,

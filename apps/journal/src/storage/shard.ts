@@ -135,6 +135,11 @@ export class Shard {
     );
   }
 
+  /** True once a write or fsync failed: the shard refuses appends until the store is reopened. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   private get active(): Segment {
     return this.segments[this.segments.length - 1];
   }

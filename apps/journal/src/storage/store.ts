@@ -175,6 +175,11 @@ export class JournalStore {
     return [...this.shards.keys()].sort();
   }
 
+  /** Ids of the shards that failed a write or fsync and refuse appends until the store reopens. */
+  failedShards(): string[] {
+    return [...this.shards.values()].filter((s) => s.failed).map((s) => s.id);
+  }
+
   /** Offsets and size of a shard; throws ShardNotFoundError for an unknown one. */
   info(shardId: string): ShardInfo {
     this.assertOpen();

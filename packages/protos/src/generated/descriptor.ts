@@ -220,6 +220,10 @@ export const descriptor = {
                   "requestType": "AppendRequest",
                   "responseType": "AppendResponse"
                 },
+                "AppendMessage": {
+                  "requestType": "AppendMessageRequest",
+                  "responseType": "AppendMessageResponse"
+                },
                 "Read": {
                   "requestType": "ReadRequest",
                   "responseType": "ReadResponse"
@@ -348,6 +352,70 @@ export const descriptor = {
                   "id": 4
                 },
                 "lastTimestampMs": {
+                  "type": "int64",
+                  "id": 5
+                }
+              }
+            },
+            "AppendMessageRequest": {
+              "fields": {
+                "shardId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "sessionId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "messageId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "senderId": {
+                  "type": "string",
+                  "id": 4
+                },
+                "text": {
+                  "type": "string",
+                  "id": 5
+                },
+                "sentAtMs": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "clientMsgId": {
+                  "type": "string",
+                  "id": 7
+                },
+                "originGatewayId": {
+                  "type": "string",
+                  "id": 8
+                },
+                "originConnectionId": {
+                  "type": "string",
+                  "id": 9
+                }
+              }
+            },
+            "AppendMessageResponse": {
+              "fields": {
+                "messageId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "seq": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "sentAtMs": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "duplicate": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "offset": {
                   "type": "int64",
                   "id": 5
                 }

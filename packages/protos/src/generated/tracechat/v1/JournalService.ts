@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AppendMessageRequest as _tracechat_v1_AppendMessageRequest, AppendMessageRequest__Output as _tracechat_v1_AppendMessageRequest__Output } from '../../tracechat/v1/AppendMessageRequest';
+import type { AppendMessageResponse as _tracechat_v1_AppendMessageResponse, AppendMessageResponse__Output as _tracechat_v1_AppendMessageResponse__Output } from '../../tracechat/v1/AppendMessageResponse';
 import type { AppendRequest as _tracechat_v1_AppendRequest, AppendRequest__Output as _tracechat_v1_AppendRequest__Output } from '../../tracechat/v1/AppendRequest';
 import type { AppendResponse as _tracechat_v1_AppendResponse, AppendResponse__Output as _tracechat_v1_AppendResponse__Output } from '../../tracechat/v1/AppendResponse';
 import type { ReadRequest as _tracechat_v1_ReadRequest, ReadRequest__Output as _tracechat_v1_ReadRequest__Output } from '../../tracechat/v1/ReadRequest';
@@ -19,6 +21,15 @@ export interface JournalServiceClient extends grpc.Client {
   append(argument: _tracechat_v1_AppendRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_AppendResponse__Output>): grpc.ClientUnaryCall;
   append(argument: _tracechat_v1_AppendRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendResponse__Output>): grpc.ClientUnaryCall;
   append(argument: _tracechat_v1_AppendRequest, callback: grpc.requestCallback<_tracechat_v1_AppendResponse__Output>): grpc.ClientUnaryCall;
+  
+  AppendMessage(argument: _tracechat_v1_AppendMessageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessage(argument: _tracechat_v1_AppendMessageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessage(argument: _tracechat_v1_AppendMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessage(argument: _tracechat_v1_AppendMessageRequest, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  appendMessage(argument: _tracechat_v1_AppendMessageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  appendMessage(argument: _tracechat_v1_AppendMessageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  appendMessage(argument: _tracechat_v1_AppendMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
+  appendMessage(argument: _tracechat_v1_AppendMessageRequest, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
   
   Read(argument: _tracechat_v1_ReadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ReadResponse__Output>): grpc.ClientUnaryCall;
   Read(argument: _tracechat_v1_ReadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_ReadResponse__Output>): grpc.ClientUnaryCall;
@@ -43,6 +54,8 @@ export interface JournalServiceClient extends grpc.Client {
 export interface JournalServiceHandlers extends grpc.UntypedServiceImplementation {
   Append: grpc.handleUnaryCall<_tracechat_v1_AppendRequest__Output, _tracechat_v1_AppendResponse>;
   
+  AppendMessage: grpc.handleUnaryCall<_tracechat_v1_AppendMessageRequest__Output, _tracechat_v1_AppendMessageResponse>;
+  
   Read: grpc.handleUnaryCall<_tracechat_v1_ReadRequest__Output, _tracechat_v1_ReadResponse>;
   
   ShardInfo: grpc.handleUnaryCall<_tracechat_v1_ShardInfoRequest__Output, _tracechat_v1_ShardInfoResponse>;
@@ -51,6 +64,7 @@ export interface JournalServiceHandlers extends grpc.UntypedServiceImplementatio
 
 export interface JournalServiceDefinition extends grpc.ServiceDefinition {
   Append: MethodDefinition<_tracechat_v1_AppendRequest, _tracechat_v1_AppendResponse, _tracechat_v1_AppendRequest__Output, _tracechat_v1_AppendResponse__Output>
+  AppendMessage: MethodDefinition<_tracechat_v1_AppendMessageRequest, _tracechat_v1_AppendMessageResponse, _tracechat_v1_AppendMessageRequest__Output, _tracechat_v1_AppendMessageResponse__Output>
   Read: MethodDefinition<_tracechat_v1_ReadRequest, _tracechat_v1_ReadResponse, _tracechat_v1_ReadRequest__Output, _tracechat_v1_ReadResponse__Output>
   ShardInfo: MethodDefinition<_tracechat_v1_ShardInfoRequest, _tracechat_v1_ShardInfoResponse, _tracechat_v1_ShardInfoRequest__Output, _tracechat_v1_ShardInfoResponse__Output>
 }

@@ -1,0 +1,319 @@
+import { context as otelContext, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
+import {
+  Attr,
+  SpanName,
+  decodeRecordData,
+  encodeMessageEvent,
+  messageSubject,
+} from '@tracechat/contracts';
+import type { MessageRecord } from '@tracechat/contracts';
+import { headers } from '@tracechat/messaging';
+import type { JetStreamClient } from '@tracechat/messaging';
+import type { Pool } from '@tracechat/postgres';
+import {
+  SpanKind,
+  contextFromCarrier,
+  getTracer,
+  injectHeaders,
+  recordError,
+  withSpan,
+} from '@tracechat/telemetry';
+import type { Logger } from '@tracechat/telemetry';
+import { ShardDataLostError } from './storage';
+import type { JournalStore } from './storage';
+
+export interface ProjectorDeps {
+  readonly store: JournalStore;
+  readonly pool: Pool;
+  readonly js: JetStreamClient;
+  readonly subjectPrefix: string;
+  readonly log: Logger;
+  /** Most records projected in one Postgres transaction. */
+  readonly batchRecords?: number;
+  /** How long to wait before retrying after a failure (doubles up to 5 s). */
+  readonly retryMs?: number;
+  readonly publishTimeoutMs?: number;
+}
+
+interface Position {
+  /** First offset not yet in Postgres. */
+  next: number;
+  /** First offset not yet published to JetStream; never above `next`. */
+  published: number;
+}
+
+interface Projected {
+  readonly offset: number;
+  readonly message: MessageRecord;
+}
+
+/**
+ * Projects one shard's message records, in offset order, into Postgres (the `messages` rows and
+ * `sessions.last_seq`) and then JetStream. Postgres commits each batch of rows together with the
+ * shard's `projections.next_offset`, so rows are written exactly once; JetStream gets each
+ * message after its rows are committed and `projections.published_offset` follows, so a crash
+ * re-publishes at most the unconfirmed tail, which JetStream drops by Nats-Msg-Id.
+ */
+export class ShardProjector {
+  private position: Position | undefined;
+  private wake: (() => void) | undefined;
+  private dirty = false;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    readonly shardId: string,
+    private readonly deps: ProjectorDeps,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** New records are there: project them now rather than at the next poll. */
+  notify(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** Finishes the batch in progress and stops. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Offsets projected so far (undefined before the first load). */
+  get progress(): Readonly<Position> | undefined {
+    return this.position && { ...this.position };
+  }
+
+  private async run(): Promise<void> {
+    const base = this.deps.retryMs ?? 200;
+    let delay = base;
+    while (!this.stopped) {
+      try {
+        this.position ??= await this.load();
+        const moved = await this.step(this.position);
+        delay = base;
+        if (!moved) await this.idle(1000);
+      } catch (err) {
+        this.deps.log.error({ err, shard: this.shardId }, 'projection failed; retrying');
+        this.position = undefined;
+        await this.idle(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.dirty || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private async load(): Promise<Position> {
+    const { rows } = await this.deps.pool.query<{ next_offset: string; published_offset: string }>(
+      `INSERT INTO projections (shard_id) VALUES ($1)
+       ON CONFLICT (shard_id) DO UPDATE SET shard_id = EXCLUDED.shard_id
+       RETURNING next_offset, published_offset`,
+      [this.shardId],
+    );
+    const position = {
+      next: Number(rows[0]!.next_offset),
+      published: Number(rows[0]!.published_offset),
+    };
+    const have = this.deps.store.info(this.shardId).nextOffset;
+    if (have < position.next) throw new ShardDataLostError(this.shardId, have, position.next);
+    return position;
+  }
+
+  /** One batch: re-publish an unconfirmed tail, or project new records. False when idle. */
+  private async step(position: Position): Promise<boolean> {
+    this.dirty = false;
+    const { store } = this.deps;
+    if (position.published < position.next) {
+      const upTo = position.next;
+      const batch = await this.readMessages(position.published, upTo - position.published);
+      if (batch.end > upTo) throw new Error('read past the projected offset');
+      await this.publish(batch.messages);
+      await this.savePublished(batch.end);
+      position.published = batch.end;
+      return true;
+    }
+    const end = store.info(this.shardId).nextOffset;
+    if (position.next >= end) return false;
+    const batch = await this.readMessages(position.next, this.deps.batchRecords ?? 500);
+    await this.save(batch.messages, batch.end);
+    position.next = batch.end;
+    await this.publish(batch.messages);
+    await this.savePublished(batch.end);
+    position.published = batch.end;
+    return true;
+  }
+
+  private async readMessages(
+    from: number,
+    max: number,
+  ): Promise<{ messages: Projected[]; end: number }> {
+    const records = await this.deps.store.read(this.shardId, from, { maxRecords: max });
+    const messages: Projected[] = [];
+    for (const record of records) {
+      // legacy records were written to Postgres and published by the old write path
+      const decoded = decodeRecordData(record.data);
+      if (decoded.kind === 'message') messages.push({ offset: record.offset, message: decoded.message });
+    }
+    const end = records.length > 0 ? records[records.length - 1]!.offset + 1 : from;
+    return { messages, end };
+  }
+
+  /** Inserts the rows and moves next_offset in one transaction. */
+  private async save(messages: Projected[], end: number): Promise<void> {
+    const tracer = getTracer();
+    const spans: Span[] = messages.map(({ message }) =>
+      tracer.startSpan(
+        SpanName.JOURNAL_DB_SAVE_MESSAGE,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            [Attr.DB_SYSTEM_NAME]: 'postgresql',
+            [Attr.DB_COLLECTION_NAME]: 'messages',
+            [Attr.DB_OPERATION_NAME]: 'INSERT',
+            [Attr.SESSION_ID]: message.sessionId,
+            [Attr.MESSAGE_ID]: message.messageId,
+            [Attr.MESSAGE_SEQ]: message.seq,
+            [Attr.SHARD_ID]: this.shardId,
+          },
+        },
+        contextFromCarrier(message),
+      ),
+    );
+    const client = await this.deps.pool.connect();
+    let inserted = new Set<string>();
+    try {
+      const run = async () => {
+        await client.query('BEGIN');
+        if (messages.length > 0) {
+          const m = messages.map((p) => p.message);
+          const { rows } = await client.query<{ id: string }>(
+            `WITH ins AS (
+               INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
+               SELECT id, session_id, seq, $4, sender_id, client_msg_id, body, to_timestamp(sent_ms / 1000.0)
+               FROM unnest($1::uuid[], $2::text[], $3::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[])
+                 AS t(id, session_id, seq, sender_id, client_msg_id, body, sent_ms)
+               ON CONFLICT (id) DO NOTHING
+               RETURNING id, session_id, seq
+             ), moved AS (
+               UPDATE sessions s SET last_seq = GREATEST(s.last_seq, top.seq)
+               FROM (SELECT session_id, max(seq) AS seq FROM ins GROUP BY session_id) top
+               WHERE s.id = top.session_id
+             )
+             SELECT id FROM ins`,
+            [
+              m.map((x) => x.messageId),
+              m.map((x) => x.sessionId),
+              m.map((x) => x.seq),
+              this.shardId,
+              m.map((x) => x.senderId),
+              m.map((x) => x.clientMsgId ?? null),
+              m.map((x) => x.text),
+              m.map((x) => x.sentAtMs),
+            ],
+          );
+          inserted = new Set(rows.map((r) => r.id));
+        }
+        await client.query('UPDATE projections SET next_offset = $2 WHERE shard_id = $1', [
+          this.shardId,
+          end,
+        ]);
+        await client.query('COMMIT');
+      };
+      // the first message's span carries the queries, so they show in a trace
+      await (spans[0]
+        ? otelContext.with(
+            trace.setSpan(contextFromCarrier(messages[0]!.message), spans[0]),
+            run,
+          )
+        : run());
+      messages.forEach(({ message }, i) =>
+        spans[i]!.setAttribute(Attr.DB_ROWS, inserted.has(message.messageId) ? 1 : 0),
+      );
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      for (const span of spans) recordError(span, err);
+      throw err;
+    } finally {
+      client.release();
+      for (const span of spans) span.end();
+    }
+  }
+
+  /** Publishes in offset order (pipelined on one connection, which keeps the order). */
+  private async publish(messages: Projected[]): Promise<void> {
+    const { js, subjectPrefix } = this.deps;
+    const timeout = this.deps.publishTimeoutMs ?? 5000;
+    await Promise.all(
+      messages.map(({ message }) => {
+        const subject = messageSubject(subjectPrefix, message.sessionId);
+        const payload = encodeMessageEvent({
+          messageId: message.messageId,
+          sessionId: message.sessionId,
+          seq: message.seq,
+          senderId: message.senderId,
+          text: message.text,
+          sentAtMs: message.sentAtMs,
+          originGatewayId: message.originGatewayId,
+          originConnectionId: message.originConnectionId,
+        });
+        return withSpan(
+          SpanName.JOURNAL_MQ_PUBLISH,
+          {
+            kind: SpanKind.PRODUCER,
+            parent: contextFromCarrier(message),
+            attributes: {
+              [Attr.MESSAGING_SYSTEM]: 'nats',
+              [Attr.MESSAGING_OPERATION_TYPE]: 'send',
+              [Attr.MESSAGING_OPERATION_NAME]: 'publish',
+              [Attr.MESSAGING_DESTINATION_NAME]: subject,
+              [Attr.MESSAGING_MESSAGE_ID]: message.messageId,
+              [Attr.MESSAGING_MESSAGE_BODY_SIZE]: payload.byteLength,
+              [Attr.SESSION_ID]: message.sessionId,
+              [Attr.MESSAGE_SEQ]: message.seq,
+            },
+          },
+          async (span) => {
+            const h = headers();
+            injectHeaders(h);
+            const ack = await js.publish(subject, payload, {
+              msgID: message.messageId,
+              headers: h,
+              timeout,
+            });
+            span.setAttributes({
+              [Attr.MESSAGING_NATS_STREAM]: ack.stream,
+              [Attr.MESSAGING_NATS_STREAM_SEQUENCE]: ack.seq,
+              [Attr.MESSAGING_NATS_DUPLICATE]: ack.duplicate,
+            });
+          },
+        );
+      }),
+    );
+  }
+
+  private async savePublished(end: number): Promise<void> {
+    await this.deps.pool.query('UPDATE projections SET published_offset = $2 WHERE shard_id = $1', [
+      this.shardId,
+      end,
+    ]);
+  }
+}
