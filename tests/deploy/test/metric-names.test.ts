@@ -56,7 +56,7 @@ beforeAll(async () => {
   sender = await stack.connect(stack.user('sender'), 1);
   reader = await stack.connect(stack.user('reader'), 2);
   for (const c of [sender, reader])
-    expect(await c.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
+    expect(await c.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined' });
   for (let i = 0; i < 20; i++) {
     const ack = await sender.request({ type: 'send', session: room, text: `m ${i}` });
     expect(ack.type).toBe('ack');

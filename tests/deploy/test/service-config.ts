@@ -39,11 +39,40 @@ function envReads(source: string): EnvRead[] {
   // a default given as a constant of the same file: const NAME = '…'
   const constant = (name: string) =>
     new RegExp(String.raw`const ${name}\s*=\s*(['"])(.*?)\1`).exec(source)?.[2];
-  return [...source.matchAll(call)].map((m) => ({
+  const own = [...source.matchAll(call)].map((m) => ({
     kind: m[1]!,
     name: m[3]!,
     fallback: m[5] ?? m[6]?.replace(/_/g, '') ?? (m[7] ? constant(m[7]) : undefined),
   }));
+  const shared = sharedReads();
+  const viaShared = [...source.matchAll(/\bshared\.(\w+)\(\)/g)].map((m) => {
+    const read = shared.get(m[1]!);
+    if (!read) throw new Error(`shared.${m[1]}() is not in packages/config/src/shared.ts`);
+    return read;
+  });
+  return [...own, ...viaShared];
+}
+
+/**
+ * The variables of packages/config/src/shared.ts, which services read as `shared.<key>()`: the
+ * same one parser in every service, so the name and default are learnt from that file.
+ */
+function sharedReads(): Map<string, EnvRead> {
+  const source = readFileSync(repoPath('packages/config/src/shared.ts'), 'utf8');
+  const defaults = new Map(
+    [...source.matchAll(/^\s{2}(\w+): (?:'([^']*)'|([\d_]+)),$/gm)].map((m) => [
+      m[1]!,
+      m[2] ?? m[3]!.replace(/_/g, ''),
+    ]),
+  );
+  const reads = new Map<string, EnvRead>();
+  for (const m of source.matchAll(
+    /^\s{4}(\w+): \(\)(?:: \w+)? =>\s*r\.(\w+)\('([A-Z][A-Z0-9_]*)', (?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false))/gm,
+  )) {
+    reads.set(m[1]!, { kind: m[2]!, name: m[3]!, fallback: m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]) });
+  }
+  if (reads.size === 0) throw new Error('no shared variables found in packages/config/src/shared.ts');
+  return reads;
 }
 
 function patternOf(name: string): RegExp {
