@@ -2,7 +2,17 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AppendMessageRequest as _tracechat_v1_AppendMessageRequest, AppendMessageRequest__Output as _tracechat_v1_AppendMessageRequest__Output } from './tracechat/v1/AppendMessageRequest';
+import type { AppendMessageResponse as _tracechat_v1_AppendMessageResponse, AppendMessageResponse__Output as _tracechat_v1_AppendMessageResponse__Output } from './tracechat/v1/AppendMessageResponse';
+import type { AppendRequest as _tracechat_v1_AppendRequest, AppendRequest__Output as _tracechat_v1_AppendRequest__Output } from './tracechat/v1/AppendRequest';
+import type { AppendResponse as _tracechat_v1_AppendResponse, AppendResponse__Output as _tracechat_v1_AppendResponse__Output } from './tracechat/v1/AppendResponse';
 import type { JournalServiceClient as _tracechat_v1_JournalServiceClient, JournalServiceDefinition as _tracechat_v1_JournalServiceDefinition } from './tracechat/v1/JournalService';
+import type { NewRecord as _tracechat_v1_NewRecord, NewRecord__Output as _tracechat_v1_NewRecord__Output } from './tracechat/v1/NewRecord';
+import type { ReadRequest as _tracechat_v1_ReadRequest, ReadRequest__Output as _tracechat_v1_ReadRequest__Output } from './tracechat/v1/ReadRequest';
+import type { ReadResponse as _tracechat_v1_ReadResponse, ReadResponse__Output as _tracechat_v1_ReadResponse__Output } from './tracechat/v1/ReadResponse';
+import type { ShardInfoRequest as _tracechat_v1_ShardInfoRequest, ShardInfoRequest__Output as _tracechat_v1_ShardInfoRequest__Output } from './tracechat/v1/ShardInfoRequest';
+import type { ShardInfoResponse as _tracechat_v1_ShardInfoResponse, ShardInfoResponse__Output as _tracechat_v1_ShardInfoResponse__Output } from './tracechat/v1/ShardInfoResponse';
+import type { StoredRecord as _tracechat_v1_StoredRecord, StoredRecord__Output as _tracechat_v1_StoredRecord__Output } from './tracechat/v1/StoredRecord';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -11,17 +21,17 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
-      AppendMessageRequest: MessageTypeDefinition
-      AppendMessageResponse: MessageTypeDefinition
-      AppendRequest: MessageTypeDefinition
-      AppendResponse: MessageTypeDefinition
+      AppendMessageRequest: MessageTypeDefinition<_tracechat_v1_AppendMessageRequest, _tracechat_v1_AppendMessageRequest__Output>
+      AppendMessageResponse: MessageTypeDefinition<_tracechat_v1_AppendMessageResponse, _tracechat_v1_AppendMessageResponse__Output>
+      AppendRequest: MessageTypeDefinition<_tracechat_v1_AppendRequest, _tracechat_v1_AppendRequest__Output>
+      AppendResponse: MessageTypeDefinition<_tracechat_v1_AppendResponse, _tracechat_v1_AppendResponse__Output>
       JournalService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_JournalServiceClient> & { service: _tracechat_v1_JournalServiceDefinition }
-      NewRecord: MessageTypeDefinition
-      ReadRequest: MessageTypeDefinition
-      ReadResponse: MessageTypeDefinition
-      ShardInfoRequest: MessageTypeDefinition
-      ShardInfoResponse: MessageTypeDefinition
-      StoredRecord: MessageTypeDefinition
+      NewRecord: MessageTypeDefinition<_tracechat_v1_NewRecord, _tracechat_v1_NewRecord__Output>
+      ReadRequest: MessageTypeDefinition<_tracechat_v1_ReadRequest, _tracechat_v1_ReadRequest__Output>
+      ReadResponse: MessageTypeDefinition<_tracechat_v1_ReadResponse, _tracechat_v1_ReadResponse__Output>
+      ShardInfoRequest: MessageTypeDefinition<_tracechat_v1_ShardInfoRequest, _tracechat_v1_ShardInfoRequest__Output>
+      ShardInfoResponse: MessageTypeDefinition<_tracechat_v1_ShardInfoResponse, _tracechat_v1_ShardInfoResponse__Output>
+      StoredRecord: MessageTypeDefinition<_tracechat_v1_StoredRecord, _tracechat_v1_StoredRecord__Output>
     }
   }
 }
