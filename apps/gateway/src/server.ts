@@ -31,7 +31,12 @@ const READINESS_TIMEOUT_MS = 1000;
 export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   // ids in admin paths may be 128 characters: let them reach validation (400), not a 414
   const app = Fastify({ logger: false, maxParamLength: 256 });
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    // every command answers in a millisecond when Redis is well; see docs/architecture.md
+    commandTimeout: 2000,
+  });
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);
   const whitelist = new WhitelistStore(redis);

@@ -29,7 +29,12 @@ export interface Logic {
 /** Builds the logic service; nothing connects until `listen`. */
 export function buildLogic(config: LogicConfig, log: Logger): Logic {
   const pool: Pool = createPool(config.databaseUrl, 'tracechat-logic');
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    // every command answers in a millisecond when Redis is well; see docs/architecture.md
+    commandTimeout: 2000,
+  });
   let nats: NatsConnection | undefined;
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
