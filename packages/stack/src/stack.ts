@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import { ensureDatabase } from '@tracechat/postgres';
-import { ManagedProcess, freePort } from './process';
+import { DEFAULT_RESTART_POLICY, ManagedProcess, freePort } from './process';
+import type { ProcessSpec, RestartPolicy } from './process';
 
 const run = promisify(execFile);
 
@@ -99,6 +100,13 @@ export interface StackOptions {
   readonly collector?: boolean;
   /** Collector settings (TAIL_DECISION_WAIT, TAIL_SAMPLING_PERCENT, …). */
   readonly collectorEnv?: Record<string, string>;
+  /**
+   * Restart a process that exits on its own, with backoff (default on, like compose's
+   * `restart: unless-stopped`); `stopService` never triggers it. `false` turns it off.
+   */
+  readonly restart?: RestartPolicy | false;
+  /** Hears the supervisor's notices ("logic exited (SIGKILL); restarting in 500 ms"). */
+  readonly onNotice?: (service: ServiceName, message: string) => void;
 }
 
 export type ServiceName =
@@ -127,8 +135,16 @@ export interface Stack {
   readonly logDir: string;
   readonly dataDir: string;
   readonly processes: ReadonlyMap<ServiceName, ManagedProcess>;
-  /** Stops one service (SIGTERM) or kills it (SIGKILL); `start` brings it back. */
+  /**
+   * Stops one service (SIGTERM) or kills it (SIGKILL), on purpose: it stays down until
+   * `startService` brings it back.
+   */
   stopService(name: ServiceName, how?: 'term' | 'kill'): Promise<void>;
+  /**
+   * Kills one service with SIGKILL as a crash would; the supervisor restarts it (resolves once it
+   * is ready again). Without a restart policy it stays down.
+   */
+  crashService(name: ServiceName): Promise<void>;
   startService(name: ServiceName): Promise<void>;
   stop(): Promise<void>;
 }
@@ -204,8 +220,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.env,
   };
   const jaegerBin = await jaegerBinary();
+  const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
+  /** Every process is supervised the same way. */
+  const supervised = (spec: Omit<ProcessSpec, 'restart' | 'onNotice'>): ManagedProcess =>
+    new ManagedProcess({
+      ...spec,
+      restart,
+      onNotice: (message) => options.onNotice?.(spec.name as ServiceName, message),
+    });
   const specs: Record<ServiceName, ManagedProcess> = {
-    jaeger: new ManagedProcess({
+    jaeger: supervised({
       name: 'jaeger',
       command: jaegerBin,
       args: ['--config', join(REPO_ROOT, 'deploy', 'jaeger', 'jaeger.yaml')],
@@ -221,7 +245,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logFile: join(logDir, 'jaeger.log'),
       readyUrl: `http://127.0.0.1:${ports.jaegerHealth}/status`,
     }),
-    collector: new ManagedProcess({
+    collector: supervised({
       name: 'collector',
       command: jaegerBin,
       args: [
@@ -243,7 +267,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logFile: join(logDir, 'collector.log'),
       readyUrl: `http://127.0.0.1:${ports.collectorHealth}/status`,
     }),
-    placement: new ManagedProcess({
+    placement: supervised({
       name: 'placement',
       command: process.execPath,
       ...service('placement'),
@@ -259,7 +283,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }),
     'journal-1': journalProcess(1),
     'journal-2': journalProcess(2),
-    logic: new ManagedProcess({
+    logic: supervised({
       name: 'logic',
       command: process.execPath,
       ...service('logic'),
@@ -274,7 +298,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       logFile: join(logDir, 'logic.log'),
       readyUrl: `http://127.0.0.1:${ports.logicHealth}/readyz`,
     }),
-    task: new ManagedProcess({
+    task: supervised({
       name: 'task',
       command: process.execPath,
       ...service('task'),
@@ -297,7 +321,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const name: ServiceName = n === 1 ? 'journal-1' : 'journal-2';
     const port = n === 1 ? ports.journal1 : ports.journal2;
     const health = n === 1 ? ports.journal1Health : ports.journal2Health;
-    return new ManagedProcess({
+    return supervised({
       name,
       command: process.execPath,
       ...service('journal'),
@@ -320,7 +344,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
     const push = n === 1 ? ports.push1 : ports.push2;
     const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
-    return new ManagedProcess({
+    return supervised({
       name,
       command: process.execPath,
       ...service('gateway'),
@@ -384,6 +408,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ),
     stopService: (name, how = 'term') => (how === 'kill' ? specs[name].kill() : specs[name].stop()),
     startService: (name) => specs[name].start(),
+    crashService: async (name) => {
+      const restarted = restart ? specs[name].waitRestarted() : Promise.resolve();
+      await specs[name].crash();
+      await restarted;
+    },
     stop: async () => {
       // services first, so their last spans reach Jaeger, which stops last
       const order: ServiceName[] = [

@@ -70,7 +70,9 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
       );
       try {
         const jsm = await nats.jetstreamManager();
-        await jsm.streams.delete(`TEST_${run.toUpperCase()}`).catch(() => undefined);
+        for (const name of [`TEST_${run.toUpperCase()}`, `TEST_${run.toUpperCase()}_DLQ`]) {
+          await jsm.streams.delete(name).catch(() => undefined);
+        }
       } finally {
         await nats.close();
       }
