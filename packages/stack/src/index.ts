@@ -6,5 +6,7 @@ export { DEFAULT_RESTART_POLICY, ManagedProcess, freePort, portInUse } from './p
 export type { ProcessSpec, RestartPolicy } from './process';
 export { DEFAULT_PORTS, REPO_ROOT, jaegerBinary, startStack } from './stack';
 export type { ServiceName, Stack, StackOptions, StackPorts } from './stack';
+export { SOAK_FAULTS, formatSoakReport, runSoak, startNatsServer } from './soak';
+export type { SoakFault, SoakOptions, SoakPhase, SoakReceiverReport, SoakReport } from './soak';
 export { setup } from './testkit';
 export type { TestStack } from './testkit';
