@@ -48,6 +48,8 @@ export interface SoakPhase {
   duplicated: number;
   /** Messages in history whose sender never got an ack. */
   stored_unacked: number;
+  /** Seqs missing from history just below a message first sent in this phase. */
+  holes: number;
 }
 
 export interface SoakReceiverReport {
@@ -291,6 +293,7 @@ async function soak(
       lost: 0,
       duplicated: 0,
       stored_unacked: 0,
+      holes: 0,
     },
   ];
   let phase = 0;
@@ -386,6 +389,7 @@ async function soak(
         lost: 0,
         duplicated: 0,
         stored_unacked: 0,
+        holes: 0,
       });
       phase = phases.length - 1;
       log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${fault}`);
@@ -494,6 +498,17 @@ async function soak(
     }
     if (count > 1) p.duplicated++;
   }
+  // a hole is charged to the phase of the first message above it
+  const phaseOf = new Map<string, number>();
+  for (const r of records.values()) if (r.ack) phaseOf.set(`${r.session}#${r.ack.seq}`, r.phase);
+  for (const [s, ms] of history) {
+    let previous = 0;
+    for (const m of ms) {
+      const missing = Number(m.seq) - previous - 1;
+      if (missing > 0) phases[phaseOf.get(`${s}#${Number(m.seq)}`) ?? 0]!.holes += missing;
+      previous = Number(m.seq);
+    }
+  }
   const receiverReports = receivers.map((r) => {
     let holes = 0;
     let mismatches = 0;
@@ -539,11 +554,11 @@ export function formatSoakReport(report: SoakReport): string {
   const lines = [
     `tracechat soak: ${report.seconds} s, ${report.sent} messages sent, ${report.acked} acked, ${report.historyMessages} in history`,
     '',
-    'phase (from)                          at s   acked  retried  unacked   lost  duplicated  stored-unacked',
+    'phase (from)                          at s   acked  retried  unacked   lost  duplicated  stored-unacked  holes',
   ];
   for (const p of report.phases) {
     lines.push(
-      `${p.fault.padEnd(36)} ${String(p.atSeconds).padStart(5)} ${String(p.acked).padStart(7)} ${String(p.retried).padStart(8)} ${String(p.unacked).padStart(8)} ${String(p.lost).padStart(6)} ${String(p.duplicated).padStart(11)} ${String(p.stored_unacked).padStart(15)}`,
+      `${p.fault.padEnd(36)} ${String(p.atSeconds).padStart(5)} ${String(p.acked).padStart(7)} ${String(p.retried).padStart(8)} ${String(p.unacked).padStart(8)} ${String(p.lost).padStart(6)} ${String(p.duplicated).padStart(11)} ${String(p.stored_unacked).padStart(15)} ${String(p.holes).padStart(6)}`,
     );
   }
   lines.push('');
