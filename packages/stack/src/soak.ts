@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectNats } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import { ChatClient } from './client';
 import type { Frame } from './client';
@@ -81,6 +82,8 @@ export interface SoakReport {
   readonly duplicated: number;
   readonly storedUnacked: number;
   readonly unacked: number;
+  /** Pushes task gave up on and parked in the dead-letter stream. */
+  readonly deadLettered: number;
   /** Faults whose restart did not come back. */
   readonly faultErrors: string[];
 }
@@ -531,6 +534,16 @@ async function soak(
       reconnects: r.reconnects,
     };
   });
+  const natsClient = await connectNats(nats.url, 'tracechat-soak');
+  let deadLettered = 0;
+  try {
+    const jsm = await natsClient.jetstreamManager();
+    deadLettered = (await jsm.streams.info(`${stack.natsStream}_DLQ`)).state.messages;
+  } catch {
+    // no dead-letter stream: nothing was dead-lettered
+  } finally {
+    await natsClient.close();
+  }
   const sum = (k: keyof SoakPhase) => phases.reduce((n, p) => n + (p[k] as number), 0);
   return {
     seconds: options.seconds,
@@ -545,6 +558,7 @@ async function soak(
     duplicated: sum('duplicated'),
     storedUnacked: sum('stored_unacked'),
     unacked: sum('unacked'),
+    deadLettered,
     faultErrors,
   };
 }
@@ -571,6 +585,7 @@ export function formatSoakReport(report: SoakReport): string {
       `${r.name}: ${r.holes} holes, ${r.conflicts} conflicting seqs, ${r.mismatches} mismatches with history, ${r.pushes} pushes (${r.repeatedPushes} repeated), ${r.reconnects} reconnects`,
     );
   }
+  lines.push(`dead-lettered pushes: ${report.deadLettered}`);
   if (report.faultErrors.length > 0) lines.push(`fault errors: ${report.faultErrors.join('; ')}`);
   lines.push(
     `TOTAL acked ${report.acked}, lost ${report.lost}, duplicated ${report.duplicated}, stored-unacked ${report.storedUnacked}, unacked ${report.unacked}, history holes ${report.historyHoles}, receiver holes ${report.receivers.reduce((n, r) => n + r.holes, 0)}`,
