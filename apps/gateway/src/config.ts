@@ -61,7 +61,9 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     rateLimitPerSecond: r.number('RATE_LIMIT_PER_SECOND', 50, { min: 0.1 }),
     rateLimitBurst: r.int('RATE_LIMIT_BURST', 100, { min: 1 }),
     presenceTtlSeconds: shared.presenceTtlSeconds(),
-    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    // longer than logic's inner timeouts together (docs/architecture.md, "Timeout budget"), so a
+    // send reported UNAVAILABLE has really failed
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 30_000, { min: 100 }),
     followTraceparent: shared.followTraceparent(),
     adminToken,
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),

@@ -35,6 +35,8 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     keyPrefix: config.redisKeyPrefix,
+    // every command answers in a millisecond when Redis is well; see docs/architecture.md
+    commandTimeout: 2000,
   });
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);

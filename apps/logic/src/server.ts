@@ -29,6 +29,8 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     keyPrefix: config.redisKeyPrefix,
+    // every command answers in a millisecond when Redis is well; see docs/architecture.md
+    commandTimeout: 2000,
   });
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;

@@ -20,7 +20,17 @@ export interface TaskConfig {
   /** Messages handled at once by one instance. */
   readonly concurrency: number;
   readonly pushDeadlineMs: number;
+  /** Deliver calls to one gateway before its push goes to the dead-letter stream. */
+  readonly pushAttempts: number;
+  /** First wait before retrying a gateway; doubles up to `pushRetryMaxDelayMs`. */
+  readonly pushRetryDelayMs: number;
+  readonly pushRetryMaxDelayMs: number;
+  /** Stream for pushes that exhausted their retries (default `<NATS_STREAM>_DLQ`). */
+  readonly deadLetterStream: string;
+  /** Delay before a message whose recipients could not be resolved is redelivered. */
   readonly retryDelayMs: number;
+  /** How often clients of gateways that left the cluster are closed. */
+  readonly clientPruneIntervalMs: number;
   readonly presenceTtlSeconds: number;
   readonly whitelistSyncIntervalMs: number;
   readonly logLevel: LogLevel;
@@ -29,6 +39,7 @@ export interface TaskConfig {
 export function loadConfig(env: Env): Readonly<TaskConfig> {
   const r = new EnvReader('task', env);
   const shared = sharedEnv(r);
+  const natsStream = shared.natsStream();
   return r.done({
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9153, { min: 0, max: 65535 }),
@@ -37,14 +48,19 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),
     natsUrl: shared.natsUrl(),
-    natsStream: shared.natsStream(),
+    natsStream,
     natsSubjectPrefix: shared.natsSubjectPrefix(),
     natsConsumer: r.string('NATS_CONSUMER', 'task'),
     ackWaitMs: r.int('ACK_WAIT_MS', 30_000, { min: 1000 }),
     maxDeliver: r.int('MAX_DELIVER', 50, { min: 1 }),
     concurrency: r.int('TASK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     pushDeadlineMs: r.int('PUSH_DEADLINE_MS', 3000, { min: 100 }),
+    pushAttempts: r.int('PUSH_ATTEMPTS', 5, { min: 1, max: 100 }),
+    pushRetryDelayMs: r.int('PUSH_RETRY_DELAY_MS', 200, { min: 0 }),
+    pushRetryMaxDelayMs: r.int('PUSH_RETRY_MAX_DELAY_MS', 2000, { min: 0 }),
+    deadLetterStream: r.string('NATS_DEAD_LETTER_STREAM', `${natsStream}_DLQ`),
     retryDelayMs: r.int('RETRY_DELAY_MS', 1000, { min: 0 }),
+    clientPruneIntervalMs: r.int('CLIENT_PRUNE_INTERVAL_MS', 30_000, { min: 100 }),
     presenceTtlSeconds: shared.presenceTtlSeconds(),
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: shared.logLevel(),

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, nanos } from '@tracechat/messaging';
+import { AckPolicy, DeliverPolicy, ensureStream, headers, nanos } from '@tracechat/messaging';
 import type { JsMsg, NatsConnection } from '@tracechat/messaging';
 import {
   SpanKind,
@@ -8,15 +8,10 @@ import {
   withSpan,
 } from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
-import type { Pusher } from './pusher';
-import type { Router } from './router';
-import {
-  Attr,
-  EventDecodeError,
-  MetricName,
-  SpanName,
-  decodeMessageEvent,
-} from '@tracechat/contracts';
+import type { Pusher, RetryPolicy } from './pusher';
+import type { Route, Router } from './router';
+import { Attr, MetricName, SpanName, decodeMessageEvent } from '@tracechat/contracts';
+import type { MessageEvent } from '@tracechat/contracts';
 
 export interface ConsumerSettings {
   readonly stream: string;
@@ -24,76 +19,207 @@ export interface ConsumerSettings {
   readonly durable: string;
   readonly ackWaitMs: number;
   readonly maxDeliver: number;
+  /** Messages held at once by one instance (across all sessions). */
   readonly concurrency: number;
+  /** Delay before a nak'd message (recipients could not be resolved) comes back. */
   readonly retryDelayMs: number;
+  /** How long resolving recipients is retried in place before the message is nak'd. */
+  readonly routeRetry: RetryPolicy;
+  /** Where a push that exhausted its retries goes: this stream, `<subjectPrefix>_dlq.<session>`. */
+  readonly deadLetterStream: string;
 }
 
+/** Header names of a dead-lettered push. */
+export const DeadLetterHeader = {
+  GATEWAY_ID: 'Tracechat-Gateway-Id',
+  USER_IDS: 'Tracechat-User-Ids',
+  ERROR: 'Tracechat-Error',
+  STREAM_SEQUENCE: 'Tracechat-Stream-Sequence',
+} as const;
+
+type ConsumerState = 'starting' | 'consuming' | 'restarting' | 'stopped';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Gateways that took a message, kept for messages that were nak'd, so a retry skips them. */
+const DELIVERED_MEMORY = 10_000;
+
 /**
- * The durable JetStream consumer every task instance shares. Each message is acked only after
- * every gateway accepted its push; a failed push naks it for redelivery after a delay.
+ * The durable JetStream consumer every task instance shares. Messages of one session are pushed
+ * one at a time in stream (seq) order; different sessions in parallel. A failed push is retried
+ * for that gateway alone; one that exhausts its retries is published to the dead-letter stream,
+ * and the message is acked once every gateway took it or was dead-lettered. The consume loop
+ * recreates the durable consumer if it is deleted, and readiness follows the loop.
  */
 export class MessageConsumer {
+  private state: ConsumerState = 'starting';
+  private problem = 'not started';
   private stopped = false;
-  private inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private stopConsuming: (() => void) | undefined;
+  /** Tail of each session's queue. */
+  private readonly sessions = new Map<string, Promise<void>>();
+  private held = 0;
+  private slotFreed: (() => void) | undefined;
+  private readonly delivered = new Map<string, Set<string>>();
+  /** Stream sequences being handled, and the highest seen: where a recreated consumer resumes. */
+  private readonly unfinished = new Set<number>();
+  private highestSeen = 0;
 
   constructor(
     private readonly nats: NatsConnection,
     private readonly settings: ConsumerSettings,
-    private readonly router: Router,
+    private readonly router: Pick<Router, 'resolve'>,
     private readonly pusher: Pusher,
     private readonly log: Logger,
   ) {}
 
+  /** Joins (or creates) the durable consumer and starts the consume loop. */
   async start(): Promise<void> {
-    const { stream, durable } = this.settings;
-    const jsm = await this.nats.jetstreamManager();
-    const config = {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.settings.ackWaitMs),
-      max_deliver: this.settings.maxDeliver,
-      max_ack_pending: Math.max(1000, this.settings.concurrency * 4),
-      filter_subject: `${this.settings.subjectPrefix}.>`,
-    };
-    try {
-      await jsm.consumers.info(stream, durable);
-      await jsm.consumers.update(stream, durable, {
-        ack_wait: config.ack_wait,
-        max_deliver: config.max_deliver,
-        max_ack_pending: config.max_ack_pending,
-      });
-    } catch (err) {
-      if (!/consumer not found/i.test((err as Error).message)) throw err;
-      await jsm.consumers.add(stream, config);
-    }
-    const consumer = await this.nats.jetstream().consumers.get(stream, durable);
-    const messages = await consumer.consume({ max_messages: this.settings.concurrency });
-    this.stopConsuming = () => messages.stop();
-    this.loop = (async () => {
-      for await (const msg of messages) {
-        if (this.stopped) {
-          msg.nak();
-          continue;
-        }
-        const work = this.handle(msg).finally(() => this.inFlight.delete(work));
-        this.inFlight.add(work);
-        if (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight);
-      }
-    })();
+    await ensureStream(await this.nats.jetstreamManager(), {
+      stream: this.settings.deadLetterStream,
+      subjectPrefix: this.deadLetterPrefix,
+      maxAgeMs: 14 * 24 * 3600 * 1000,
+    });
+    const first = await this.subscribe();
+    this.loop = this.run(first);
+  }
+
+  /** Readiness: resolves while the consume loop is pulling, rejects with why it is not. */
+  async check(): Promise<void> {
+    if (this.state !== 'consuming') throw new Error(`consumer ${this.state}: ${this.problem}`);
   }
 
   /** Stops pulling and waits for the messages being handled. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.state = 'stopped';
+    this.problem = 'stopped';
     this.stopConsuming?.();
+    this.slotFreed?.();
     await this.loop?.catch(() => undefined);
-    await Promise.allSettled(this.inFlight);
+    await Promise.allSettled(this.sessions.values());
   }
 
-  private handle(msg: JsMsg): Promise<void> {
+  private get deadLetterPrefix(): string {
+    return `${this.settings.subjectPrefix}_dlq`;
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const { stream, durable } = this.settings;
+    const jsm = await this.nats.jetstreamManager();
+    const settings = {
+      ack_wait: nanos(this.settings.ackWaitMs),
+      max_deliver: this.settings.maxDeliver,
+      max_ack_pending: Math.max(1000, this.settings.concurrency * 4),
+    };
+    try {
+      await jsm.consumers.info(stream, durable);
+      await jsm.consumers.update(stream, durable, settings);
+      return;
+    } catch (err) {
+      if (!/consumer not found/i.test((err as Error).message)) throw err;
+    }
+    // A consumer deleted under a running instance resumes where this instance was; a first
+    // start (nothing seen yet) takes the whole stream.
+    const resumeAt =
+      this.unfinished.size > 0
+        ? Math.min(...this.unfinished)
+        : this.highestSeen > 0
+          ? this.highestSeen + 1
+          : 0;
+    if (resumeAt > 0) {
+      this.log.warn({ consumer: durable, resumeAt }, 'durable consumer missing; recreating it');
+    }
+    await jsm.consumers
+      .add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        filter_subject: `${this.settings.subjectPrefix}.>`,
+        ...settings,
+        ...(resumeAt > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeAt }
+          : { deliver_policy: DeliverPolicy.All }),
+      })
+      .catch((err: Error) => {
+        // another instance created it in between
+        if (!/already in use|already exists/i.test(err.message)) throw err;
+      });
+  }
+
+  private async subscribe(): Promise<AsyncIterable<JsMsg>> {
+    await this.ensureConsumer();
+    const consumer = await this.nats
+      .jetstream()
+      .consumers.get(this.settings.stream, this.settings.durable);
+    const messages = await consumer.consume({ max_messages: this.settings.concurrency });
+    this.stopConsuming = () => messages.stop();
+    void (async () => {
+      for await (const status of await messages.status()) {
+        if (/consumer_deleted|consumer_not_found|stream_not_found/.test(status.type)) {
+          this.state = 'restarting';
+          this.problem = `${status.type}`;
+          messages.stop();
+        }
+      }
+    })().catch(() => undefined);
+    this.state = 'consuming';
+    this.problem = '';
+    return messages;
+  }
+
+  private async run(first: AsyncIterable<JsMsg>): Promise<void> {
+    let messages: AsyncIterable<JsMsg> | undefined = first;
+    while (!this.stopped) {
+      try {
+        messages ??= await this.subscribe();
+        for await (const msg of messages) {
+          if (this.stopped) {
+            msg.nak();
+            continue;
+          }
+          this.dispatch(msg);
+          while (this.held >= this.settings.concurrency && !this.stopped) {
+            await new Promise<void>((resolve) => (this.slotFreed = resolve));
+          }
+        }
+      } catch (err) {
+        this.problem = (err as Error).message;
+        this.log.warn({ err }, 'consume loop failed; restarting it');
+      }
+      messages = undefined;
+      if (this.stopped) break;
+      this.state = 'restarting';
+      this.problem ||= 'consume loop ended';
+      await sleep(1000);
+    }
+  }
+
+  /** Queues the message behind the ones of its session that are still being pushed. */
+  private dispatch(msg: JsMsg): void {
+    let event: MessageEvent | Error;
+    try {
+      event = decodeMessageEvent(msg.data);
+    } catch (err) {
+      event = err as Error;
+    }
+    const key = event instanceof Error ? msg.subject : event.sessionId;
+    this.held++;
+    this.unfinished.add(msg.seq);
+    this.highestSeen = Math.max(this.highestSeen, msg.seq);
+    const work = (this.sessions.get(key) ?? Promise.resolve())
+      .then(() => this.handle(msg, event))
+      .finally(() => {
+        this.held--;
+        this.unfinished.delete(msg.seq);
+        if (this.sessions.get(key) === work) this.sessions.delete(key);
+        this.slotFreed?.();
+        this.slotFreed = undefined;
+      });
+    this.sessions.set(key, work);
+  }
+
+  private handle(msg: JsMsg, event: MessageEvent | Error): Promise<void> {
     const parent = extractHeaders(msg.headers);
     return withSpan(
       SpanName.TASK_MQ_CONSUME,
@@ -113,13 +239,10 @@ export class MessageConsumer {
         },
       },
       async (span) => {
-        let event;
-        try {
-          event = decodeMessageEvent(msg.data);
-        } catch (err) {
+        if (event instanceof Error) {
           // A malformed event can never succeed: drop it instead of redelivering forever.
-          recordError(span, err);
-          this.log.error({ err, subject: msg.subject, seq: msg.seq }, 'dropping malformed event');
+          recordError(span, event);
+          this.log.error({ err: event, subject: msg.subject, seq: msg.seq }, 'dropping malformed event');
           msg.term();
           return;
         }
@@ -127,8 +250,12 @@ export class MessageConsumer {
           [Attr.SESSION_ID]: event.sessionId,
           [Attr.MESSAGE_ID]: event.messageId,
         });
+        // the message may have waited behind its session's earlier ones
+        msg.working();
+        const took = this.delivered.get(event.messageId) ?? new Set<string>();
         try {
-          const routes = await this.router.resolve(event.sessionId);
+          const routes = await this.resolve(event.sessionId, msg);
+          const pending = routes.filter((route) => !took.has(route.gatewayId));
           const message = {
             messageId: event.messageId,
             sessionId: event.sessionId,
@@ -138,27 +265,34 @@ export class MessageConsumer {
             sentAtMs: event.sentAtMs,
           };
           const results = await Promise.allSettled(
-            routes.map((route) =>
-              this.pusher.push(
+            pending.map(async (route) => {
+              await this.pusher.push(
                 route,
                 message,
                 route.gatewayId === event.originGatewayId ? event.originConnectionId : '',
-              ),
-            ),
+                () => msg.working(),
+              );
+              took.add(route.gatewayId);
+            }),
           );
-          const failed = results.filter((r) => r.status === 'rejected');
-          if (failed.length > 0) {
-            throw new Error(`${failed.length} of ${routes.length} gateway pushes failed`, {
-              cause: (failed[0] as PromiseRejectedResult).reason,
-            });
+          let deadLettered = 0;
+          for (const [i, result] of results.entries()) {
+            if (result.status === 'fulfilled') continue;
+            const route = pending[i]!;
+            await this.deadLetter(msg, event, route, result.reason);
+            took.add(route.gatewayId);
+            deadLettered++;
           }
           msg.ack();
-          incrementCounter(MetricName.TASK_MESSAGES_ROUTED, { outcome: 'acked' });
+          this.delivered.delete(event.messageId);
+          incrementCounter(MetricName.TASK_MESSAGES_ROUTED, {
+            outcome: deadLettered > 0 ? 'dead_lettered' : 'acked',
+          });
         } catch (err) {
-          if (err instanceof EventDecodeError) throw err;
+          this.remember(event.messageId, took);
           this.log.warn(
             { err, messageId: event.messageId },
-            'push failed; message will be redelivered',
+            'routing failed; message will be redelivered',
           );
           msg.nak(this.settings.retryDelayMs);
           incrementCounter(MetricName.TASK_MESSAGES_ROUTED, { outcome: 'retried' });
@@ -166,5 +300,63 @@ export class MessageConsumer {
         }
       },
     ).catch(() => undefined);
+  }
+
+  /** Resolves recipients, retrying in place so the session's order holds while logic restarts. */
+  private async resolve(sessionId: string, msg: JsMsg): Promise<Route[]> {
+    const { attempts, baseDelayMs, maxDelayMs } = this.settings.routeRetry;
+    let delay = baseDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.router.resolve(sessionId);
+      } catch (err) {
+        if (attempt >= attempts || this.stopped) throw err;
+        msg.working();
+        await sleep(delay);
+        delay = Math.min(maxDelayMs, delay * 2);
+      }
+    }
+  }
+
+  /** Publishes one gateway's failed push to the dead-letter stream, with why and for whom. */
+  private async deadLetter(
+    msg: JsMsg,
+    event: MessageEvent,
+    route: Route,
+    reason: unknown,
+  ): Promise<void> {
+    const h = headers();
+    for (const [key, values] of msg.headers ?? []) {
+      if (key === 'Nats-Msg-Id') continue;
+      for (const value of values) h.append(key, value);
+    }
+    h.set(DeadLetterHeader.GATEWAY_ID, route.gatewayId);
+    h.set(DeadLetterHeader.USER_IDS, route.userIds.join(','));
+    h.set(DeadLetterHeader.STREAM_SEQUENCE, String(msg.seq));
+    const cause = (reason as { cause?: { code?: unknown; details?: unknown } }).cause;
+    h.set(
+      DeadLetterHeader.ERROR,
+      `${String(cause?.code ?? '')} ${String(cause?.details ?? (reason as Error).message ?? '')}`.trim(),
+    );
+    await this.nats
+      .jetstream()
+      .publish(`${this.deadLetterPrefix}.${event.sessionId}`, msg.data, {
+        headers: h,
+        msgID: `${event.messageId}:${route.gatewayId}`,
+      });
+    incrementCounter(MetricName.TASK_MESSAGES_DEAD_LETTERED, { [Attr.GATEWAY_ID]: route.gatewayId });
+    this.log.error(
+      { err: reason, messageId: event.messageId, gatewayId: route.gatewayId },
+      'push exhausted its retries; dead-lettered',
+    );
+  }
+
+  private remember(messageId: string, took: Set<string>): void {
+    if (took.size === 0) return;
+    this.delivered.delete(messageId);
+    this.delivered.set(messageId, took);
+    if (this.delivered.size > DELIVERED_MEMORY) {
+      this.delivered.delete(this.delivered.keys().next().value!);
+    }
   }
 }

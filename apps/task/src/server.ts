@@ -19,14 +19,24 @@ export interface Task {
   close(): Promise<void>;
 }
 
+/** Bound on every Redis command: presence lookups answer in a millisecond when Redis is well. */
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
+
 export function buildTask(config: TaskConfig, log: Logger): Task {
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     keyPrefix: config.redisKeyPrefix,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   });
-  const pusher = new Pusher(config.pushDeadlineMs);
+  const presence = new Presence(redis, config.presenceTtlSeconds);
+  const pusher = new Pusher(config.pushDeadlineMs, {
+    attempts: config.pushAttempts,
+    baseDelayMs: config.pushRetryDelayMs,
+    maxDelayMs: config.pushRetryMaxDelayMs,
+  });
+  let pruneTimer: NodeJS.Timeout | undefined;
   let nats: NatsConnection | undefined;
   let consumer: MessageConsumer | undefined;
   let health: HealthServer | undefined;
@@ -55,19 +65,34 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
           maxDeliver: config.maxDeliver,
           concurrency: config.concurrency,
           retryDelayMs: config.retryDelayMs,
+          routeRetry: {
+            attempts: 8,
+            baseDelayMs: config.pushRetryDelayMs,
+            maxDelayMs: config.pushRetryMaxDelayMs,
+          },
+          deadLetterStream: config.deadLetterStream,
         },
-        new Router(logic, new Presence(redis, config.presenceTtlSeconds)),
+        new Router(logic, presence),
         pusher,
         log,
       );
       await consumer.start();
       const natsConn = nats;
+      const live = consumer;
+      pruneTimer = setInterval(() => {
+        presence
+          .gatewayAddresses(pusher.gatewayIds)
+          .then((addresses) => pusher.retain(addresses))
+          .catch((err: unknown) => log.warn({ err }, 'pruning push clients failed'));
+      }, config.clientPruneIntervalMs);
+      pruneTimer.unref();
       health = await startHealthServer(
         { host: config.healthHost, port: config.healthPort },
         {
           logic: () => logic.ready(1000),
           redis: () => redis.ping(),
           nats: () => natsReady(natsConn),
+          consumer: () => live.check(),
         },
       );
       log.info({ healthPort: health.port, consumer: config.natsConsumer }, 'task consuming');
@@ -77,6 +102,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
     async close() {
       health?.markDraining();
       whitelistSync?.stop();
+      clearInterval(pruneTimer);
       await consumer?.stop();
       await nats?.drain().catch(() => undefined);
       pusher.close();

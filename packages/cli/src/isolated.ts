@@ -83,9 +83,12 @@ export async function removeNamespace(
   const nats = await connectNats(urls.natsUrl, `tracechat-cleanup-${ns.run}`);
   try {
     const jsm = await nats.jetstreamManager();
-    await jsm.streams.delete(ns.natsStream).catch((err: Error) => {
-      if (!/stream not found/i.test(err.message)) throw err;
-    });
+    // the chat stream and task's dead-letter stream beside it
+    for (const stream of [ns.natsStream, `${ns.natsStream}_DLQ`]) {
+      await jsm.streams.delete(stream).catch((err: Error) => {
+        if (!/stream not found/i.test(err.message)) throw err;
+      });
+    }
   } finally {
     await nats.close();
   }

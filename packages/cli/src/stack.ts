@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import { ensureDatabase } from '@tracechat/postgres';
-import { ManagedProcess, PortInUse, freePorts } from './process';
+import { DEFAULT_RESTART_POLICY, ManagedProcess, PortInUse, freePorts } from './process';
+import type { ProcessSpec, RestartPolicy } from './process';
 
 const run = promisify(execFile);
 
@@ -107,6 +108,13 @@ export interface StackOptions {
   readonly collector?: boolean;
   /** Collector settings (TAIL_DECISION_WAIT, TRACECHAT_TAIL_SAMPLE_PERCENT, …). */
   readonly collectorEnv?: Record<string, string>;
+  /**
+   * Restart a process that exits on its own, with backoff (default on, like compose's
+   * `restart: unless-stopped`); `stopService` never triggers it. `false` turns it off.
+   */
+  readonly restart?: RestartPolicy | false;
+  /** Hears the supervisor's notices ("logic exited (SIGKILL); restarting in 500 ms"). */
+  readonly onNotice?: (service: ServiceName, message: string) => void;
 }
 
 export type ServiceName =
@@ -139,8 +147,16 @@ export interface Stack {
   readonly logDir: string;
   readonly dataDir: string;
   readonly processes: ReadonlyMap<ServiceName, ManagedProcess>;
-  /** Stops one service (SIGTERM) or kills it (SIGKILL); `start` brings it back. */
+  /**
+   * Stops one service (SIGTERM) or kills it (SIGKILL), on purpose: it stays down until
+   * `startService` brings it back.
+   */
   stopService(name: ServiceName, how?: 'term' | 'kill'): Promise<void>;
+  /**
+   * Kills one service with SIGKILL as a crash would; the supervisor restarts it (resolves once it
+   * is ready again). Without a restart policy it stays down.
+   */
+  crashService(name: ServiceName): Promise<void>;
   startService(name: ServiceName): Promise<void>;
   stop(): Promise<void>;
 }
@@ -224,8 +240,16 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     ...options.env,
   };
   const jaegerBin = await jaegerBinary();
+  const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
+  /** Every process is supervised the same way. */
+  const supervised = (spec: Omit<ProcessSpec, 'restart' | 'onNotice'>): ManagedProcess =>
+    new ManagedProcess({
+      ...spec,
+      restart,
+      onNotice: (message) => options.onNotice?.(spec.name as ServiceName, message),
+    });
   const specs: Record<ServiceName, ManagedProcess> = {
-    jaeger: new ManagedProcess({
+    jaeger: supervised({
       name: 'jaeger',
       command: jaegerBin,
       args: ['--config', join(REPO_ROOT, 'deploy', 'jaeger', 'jaeger.yaml')],
@@ -241,7 +265,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
       logFile: join(logDir, 'jaeger.log'),
       readyUrl: `http://127.0.0.1:${ports.jaegerHealth}/status`,
     }),
-    collector: new ManagedProcess({
+    collector: supervised({
       name: 'collector',
       command: jaegerBin,
       args: [
@@ -263,7 +287,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
       logFile: join(logDir, 'collector.log'),
       readyUrl: `http://127.0.0.1:${ports.collectorHealth}/status`,
     }),
-    placement: new ManagedProcess({
+    placement: supervised({
       name: 'placement',
       command: process.execPath,
       ...service('placement'),
@@ -279,7 +303,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     }),
     'journal-1': journalProcess(1),
     'journal-2': journalProcess(2),
-    logic: new ManagedProcess({
+    logic: supervised({
       name: 'logic',
       command: process.execPath,
       ...service('logic'),
@@ -294,7 +318,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
       logFile: join(logDir, 'logic.log'),
       readyUrl: `http://127.0.0.1:${ports.logicHealth}/readyz`,
     }),
-    task: new ManagedProcess({
+    task: supervised({
       name: 'task',
       command: process.execPath,
       ...service('task'),
@@ -318,7 +342,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     const name: ServiceName = n === 1 ? 'journal-1' : 'journal-2';
     const port = n === 1 ? ports.journal1 : ports.journal2;
     const health = n === 1 ? ports.journal1Health : ports.journal2Health;
-    return new ManagedProcess({
+    return supervised({
       name,
       command: process.execPath,
       ...service('journal'),
@@ -341,7 +365,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
     const push = n === 1 ? ports.push1 : ports.push2;
     const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
-    return new ManagedProcess({
+    return supervised({
       name,
       command: process.execPath,
       ...service('gateway'),
@@ -409,6 +433,11 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     ),
     stopService: (name, how = 'term') => (how === 'kill' ? specs[name].kill() : specs[name].stop()),
     startService: (name) => specs[name].start(),
+    crashService: async (name) => {
+      const restarted = restart ? specs[name].waitRestarted() : Promise.resolve();
+      await specs[name].crash();
+      await restarted;
+    },
     stop: async () => {
       // services first, so their last spans reach Jaeger, which stops last
       const order: ServiceName[] = [

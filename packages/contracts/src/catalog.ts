@@ -132,6 +132,7 @@ export const MetricName = {
   MESSAGE_DELIVERY_LATENCY: 'tracechat.message.delivery.latency',
   GATEWAY_CONNECTIONS: 'tracechat.gateway.connections',
   TASK_MESSAGES_ROUTED: 'tracechat.task.messages.routed',
+  TASK_MESSAGES_DEAD_LETTERED: 'tracechat.task.messages.dead_lettered',
   JOURNAL_APPENDS: 'tracechat.journal.appends',
   JOURNAL_RECORDS: 'tracechat.journal.records',
   JOURNAL_FSYNCS: 'tracechat.journal.fsyncs',

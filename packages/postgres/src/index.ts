@@ -1,5 +1,5 @@
 export { MigrationError, dropDatabase, ensureDatabase, migrate, readMigrations } from './migrate';
 export type { Migration } from './migrate';
-export { Pool, createPool } from './pool';
-export type { PoolClient } from './pool';
+export { DEFAULT_STATEMENT_TIMEOUT_MS, Pool, createPool } from './pool';
+export type { PoolClient, PoolOptions } from './pool';
 export { migrateOnStart } from './start';

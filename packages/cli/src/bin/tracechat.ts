@@ -1,6 +1,7 @@
 // `tracechat <command> [args]`: the stack on this machine and the tools around it.
 import { bench } from '../commands/bench';
 import { send } from '../commands/send';
+import { soak } from '../commands/soak';
 import { start } from '../commands/start';
 import { token } from '../commands/token';
 
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<void>> = {
   token,
   send,
   bench,
+  soak,
 };
 
 const [name, ...args] = process.argv.slice(2);

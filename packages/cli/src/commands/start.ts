@@ -21,7 +21,11 @@ export async function start(args: readonly string[]): Promise<void> {
   const started = Date.now();
   let stack: Stack;
   try {
-    stack = await startStack({ collector });
+    stack = await startStack({
+      collector,
+      // the supervisor restarts a crashed service with backoff, and says so
+      onNotice: (_service, message) => console.error(`tracechat: ${message}`),
+    });
   } catch (err) {
     console.error(`tracechat: the stack did not start:\n${(err as Error).message}`);
     process.exit(1);
@@ -59,14 +63,4 @@ ${
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
-  // A service that dies on its own is reported once; the rest keep running.
-  const reported = new Set<string>();
-  setInterval(() => {
-    for (const [name, proc] of stack.processes) {
-      if (!proc.running && !stopping && !reported.has(name)) {
-        reported.add(name);
-        console.error(`tracechat: ${name} exited; see ${proc.spec.logFile}`);
-      }
-    }
-  }, 2000);
 }
