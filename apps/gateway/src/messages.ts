@@ -9,5 +9,6 @@ export function fromProto(m: ChatMessage__Output): ChatMessageView {
     from: m.senderId,
     text: m.text,
     sentAt: new Date(m.sentAtMs).toISOString(),
+    traceId: m.traceId,
   };
 }

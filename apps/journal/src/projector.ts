@@ -16,6 +16,7 @@ import {
   contextFromCarrier,
   getTracer,
   injectHeaders,
+  parseTraceparent,
   recordError,
   withSpan,
 } from '@tracechat/telemetry';
@@ -207,10 +208,10 @@ export class ShardProjector {
           const m = messages.map((p) => p.message);
           const { rows } = await client.query<{ id: string }>(
             `WITH ins AS (
-               INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at)
-               SELECT id, session_id, seq, $4, sender_id, client_msg_id, body, to_timestamp(sent_ms / 1000.0)
-               FROM unnest($1::uuid[], $2::text[], $3::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[])
-                 AS t(id, session_id, seq, sender_id, client_msg_id, body, sent_ms)
+               INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at, trace_id)
+               SELECT id, session_id, seq, $4, sender_id, client_msg_id, body, to_timestamp(sent_ms / 1000.0), trace_id
+               FROM unnest($1::uuid[], $2::text[], $3::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[])
+                 AS t(id, session_id, seq, sender_id, client_msg_id, body, sent_ms, trace_id)
                ON CONFLICT (id) DO NOTHING
                RETURNING id, session_id, seq
              ), moved AS (
@@ -228,6 +229,7 @@ export class ShardProjector {
               m.map((x) => x.clientMsgId ?? null),
               m.map((x) => x.text),
               m.map((x) => x.sentAtMs),
+              m.map((x) => traceIdOf(x.traceparent)),
             ],
           );
           inserted = new Set(rows.map((r) => r.id));
@@ -316,4 +318,9 @@ export class ShardProjector {
       end,
     ]);
   }
+}
+
+/** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`), or null. */
+function traceIdOf(traceparent: string | undefined): string | null {
+  return parseTraceparent(traceparent)?.traceId ?? null;
 }

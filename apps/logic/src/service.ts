@@ -38,6 +38,7 @@ function toProto(message: StoredMessage): ChatMessage {
     senderId: message.senderId,
     text: message.text,
     sentAtMs: message.sentAtMs,
+    traceId: message.traceId,
   };
 }
 

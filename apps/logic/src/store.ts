@@ -7,6 +7,8 @@ export interface StoredMessage {
   readonly senderId: string;
   readonly text: string;
   readonly sentAtMs: number;
+  /** The trace of the message's send; empty for rows from before traces were stored. */
+  readonly traceId: string;
 }
 
 interface MessageRow {
@@ -16,6 +18,7 @@ interface MessageRow {
   sender_id: string;
   body: string;
   sent_at: Date;
+  trace_id: string | null;
 }
 
 function toMessage(row: MessageRow): StoredMessage {
@@ -26,6 +29,7 @@ function toMessage(row: MessageRow): StoredMessage {
     senderId: row.sender_id,
     text: row.body,
     sentAtMs: row.sent_at.getTime(),
+    traceId: row.trace_id ?? '',
   };
 }
 
@@ -111,7 +115,7 @@ export class ChatStore {
   /** Messages with seq > afterSeq, oldest first. */
   async history(sessionId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const { rows } = await this.pool.query<MessageRow>(
-      `SELECT id, session_id, seq, sender_id, body, sent_at FROM messages
+      `SELECT id, session_id, seq, sender_id, body, sent_at, trace_id FROM messages
        WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [sessionId, afterSeq, limit],
     );

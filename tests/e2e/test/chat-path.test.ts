@@ -60,7 +60,13 @@ describe('one message, one trace', () => {
     expect(ack.seq).toBe(1);
     const a = await stack.connect(alice, 1);
     const history = await a.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
-    expect(history).toMatchObject({ type: 'history', session: room, messages: [expect.objectContaining({ message_id: ack.message_id, seq: 1 })] });
+    // a history entry names its message's trace, as the ack did
+    expect(history).toMatchObject({
+      type: 'history',
+      session: room,
+      messages: [{ message_id: ack.message_id, seq: 1, from: alice, text: 'hello bob', trace_id: ack.trace_id }],
+    });
+    expect(ack.trace_id).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('stores the acked message in Postgres', async () => {

@@ -59,6 +59,10 @@ export const descriptor = {
                 "sentAtMs": {
                   "type": "int64",
                   "id": 6
+                },
+                "traceId": {
+                  "type": "string",
+                  "id": 7
                 }
               }
             },

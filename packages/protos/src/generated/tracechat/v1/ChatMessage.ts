@@ -10,6 +10,7 @@ export interface ChatMessage {
   'senderId'?: (string);
   'text'?: (string);
   'sentAtMs'?: (number | string | Long);
+  'traceId'?: (string);
 }
 
 export interface ChatMessage__Output {
@@ -19,4 +20,5 @@ export interface ChatMessage__Output {
   'senderId': (string);
   'text': (string);
   'sentAtMs': (number);
+  'traceId': (string);
 }
