@@ -159,7 +159,7 @@ export class MessageLog {
     await this.guard(shardId);
     const info = await this.store.createShard(shardId);
     const state: ShardMessages = { nextSeq: new Map(), keys: new Map() };
-    for (let from = info.firstOffset; from < info.nextOffset; ) {
+    for (let from = info.firstOffset; from < info.nextOffset;) {
       const records = await this.store.read(shardId, from, { maxRecords: READ_BATCH });
       if (records.length === 0) break;
       for (const record of records) {

@@ -172,7 +172,8 @@ export class ShardProjector {
     for (const record of records) {
       // legacy records were written to Postgres and published by the old write path
       const decoded = decodeRecordData(record.data);
-      if (decoded.kind === 'message') messages.push({ offset: record.offset, message: decoded.message });
+      if (decoded.kind === 'message')
+        messages.push({ offset: record.offset, message: decoded.message });
     }
     const end = records.length > 0 ? records[records.length - 1]!.offset + 1 : from;
     return { messages, end };
@@ -242,10 +243,7 @@ export class ShardProjector {
       };
       // the first message's span carries the queries, so they show in a trace
       await (spans[0]
-        ? otelContext.with(
-            trace.setSpan(contextFromCarrier(messages[0]!.message), spans[0]),
-            run,
-          )
+        ? otelContext.with(trace.setSpan(contextFromCarrier(messages[0]!.message), spans[0]), run)
         : run());
       messages.forEach(({ message }, i) =>
         spans[i]!.setAttribute(Attr.DB_ROWS, inserted.has(message.messageId) ? 1 : 0),

@@ -110,11 +110,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
           throw err;
         }
       };
-      const messages = new MessageLog(
-        store,
-        (shardId) => projectorFor(shardId).notify(),
-        guard,
-      );
+      const messages = new MessageLog(store, (shardId) => projectorFor(shardId).notify(), guard);
       const service = new JournalService(store, messages);
       const handlers: JournalServiceHandlers = {
         AppendMessage: wrap((req) => service.appendMessage(req)),

@@ -242,7 +242,10 @@ export class MessageConsumer {
         if (event instanceof Error) {
           // A malformed event can never succeed: drop it instead of redelivering forever.
           recordError(span, event);
-          this.log.error({ err: event, subject: msg.subject, seq: msg.seq }, 'dropping malformed event');
+          this.log.error(
+            { err: event, subject: msg.subject, seq: msg.seq },
+            'dropping malformed event',
+          );
           msg.term();
           return;
         }
@@ -338,13 +341,13 @@ export class MessageConsumer {
       DeadLetterHeader.ERROR,
       `${String(cause?.code ?? '')} ${String(cause?.details ?? (reason as Error).message ?? '')}`.trim(),
     );
-    await this.nats
-      .jetstream()
-      .publish(`${this.deadLetterPrefix}.${event.sessionId}`, msg.data, {
-        headers: h,
-        msgID: `${event.messageId}:${route.gatewayId}`,
-      });
-    incrementCounter(MetricName.TASK_MESSAGES_DEAD_LETTERED, { [Attr.GATEWAY_ID]: route.gatewayId });
+    await this.nats.jetstream().publish(`${this.deadLetterPrefix}.${event.sessionId}`, msg.data, {
+      headers: h,
+      msgID: `${event.messageId}:${route.gatewayId}`,
+    });
+    incrementCounter(MetricName.TASK_MESSAGES_DEAD_LETTERED, {
+      [Attr.GATEWAY_ID]: route.gatewayId,
+    });
     this.log.error(
       { err: reason, messageId: event.messageId, gatewayId: route.gatewayId },
       'push exhausted its retries; dead-lettered',

@@ -287,9 +287,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     stack = soakStack(isolated);
     return await soak(stack, nats, options, log);
   } finally {
-    await stack
-      ?.remove()
-      .catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
+    await stack?.remove().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
     await nats.server.stop();
     rmSync(natsDir, { recursive: true, force: true });
   }

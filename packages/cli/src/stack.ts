@@ -240,7 +240,8 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     ...options.env,
   };
   const jaegerBin = await jaegerBinary();
-  const restart = options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
+  const restart =
+    options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
   /** Every process is supervised the same way. */
   const supervised = (spec: Omit<ProcessSpec, 'restart' | 'onNotice'>): ManagedProcess =>
     new ManagedProcess({

@@ -69,10 +69,12 @@ export function decodeRecordData(data: Uint8Array): DecodedRecord {
   const r = raw as Record<string, unknown>;
   if (r.v === MESSAGE_RECORD_VERSION && r.kind === 'message') {
     for (const key of STRINGS) {
-      if (typeof r[key] !== 'string') throw new RecordDecodeError(`record field ${key} is not a string`);
+      if (typeof r[key] !== 'string')
+        throw new RecordDecodeError(`record field ${key} is not a string`);
     }
     for (const key of ['seq', 'sentAtMs']) {
-      if (!Number.isSafeInteger(r[key])) throw new RecordDecodeError(`record field ${key} is not an integer`);
+      if (!Number.isSafeInteger(r[key]))
+        throw new RecordDecodeError(`record field ${key} is not an integer`);
     }
     const optional = (key: string) => (typeof r[key] === 'string' ? (r[key] as string) : undefined);
     return {

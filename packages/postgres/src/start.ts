@@ -12,7 +12,10 @@ export async function migrateOnStart(
   migrationsDir: string,
 ): Promise<number[]> {
   await ensureDatabase(databaseUrl);
-  const pool = createPool(databaseUrl, `tracechat-${owner}-migrate`, { max: 1, statementTimeoutMs: 0 });
+  const pool = createPool(databaseUrl, `tracechat-${owner}-migrate`, {
+    max: 1,
+    statementTimeoutMs: 0,
+  });
   try {
     return await migrate(pool, owner, migrationsDir);
   } finally {

@@ -13,19 +13,8 @@ export {
 export type { HeaderMap, ParsedTraceparent, TraceCarrier } from './propagation';
 export { ChatSampler, SamplingAttributes } from './sampler';
 export type { Whitelist } from './sampler';
-export {
-  setSamplingWhitelist,
-  shutdownTelemetry,
-  startTelemetry,
-} from './sdk';
-export {
-  SpanKind,
-  currentTraceId,
-  getTracer,
-  recordError,
-  setAttributes,
-  withSpan,
-} from './spans';
+export { setSamplingWhitelist, shutdownTelemetry, startTelemetry } from './sdk';
+export { SpanKind, currentTraceId, getTracer, recordError, setAttributes, withSpan } from './spans';
 export type { Attributes, Span, SpanOptions } from './spans';
 export { startWhitelistSync } from './whitelist-sync';
 export type { WhitelistSource, WhitelistSync } from './whitelist-sync';

@@ -103,9 +103,7 @@ export async function shutdownTelemetry(): Promise<void> {
   }
 }
 
-
 /** Replaces the runtime sampling whitelist of this process. */
 export function setSamplingWhitelist(list: Whitelist): void {
   holder[KEY]?.sampler.setWhitelist(list);
 }
-

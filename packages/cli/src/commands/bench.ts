@@ -55,7 +55,8 @@ export async function bench(args: readonly string[]): Promise<void> {
     const writers: ChatClient[] = [];
     for (let i = 0; i < senders; i++) writers.push(await connect(`w${i}`, i % 2 === 0 ? 1 : 2));
     const reader = await connect('reader', 2);
-    for (const c of [...writers, reader]) await c.request({ type: 'join', session: room, public: true });
+    for (const c of [...writers, reader])
+      await c.request({ type: 'join', session: room, public: true });
 
     const sentAt = new Map<string, number>();
     const deliveries: number[] = [];

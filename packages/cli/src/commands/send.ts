@@ -23,7 +23,11 @@ export async function send(args: readonly string[]): Promise<void> {
   const token = signToken(values.user!, process.env.AUTH_SECRET || DEV_AUTH_SECRET, 600);
   const client = await ChatClient.connect(values.gateway!, { token });
   try {
-    const joined = await client.request({ type: 'join', session: values.session, public: values.public });
+    const joined = await client.request({
+      type: 'join',
+      session: values.session,
+      public: values.public,
+    });
     if (joined.type === 'error') throw new Error(`join failed: ${joined.code} ${joined.message}`);
     const ack = await client.request({
       type: 'send',
