@@ -62,6 +62,8 @@ export class MessageConsumer {
   private held = 0;
   private slotFreed: (() => void) | undefined;
   private readonly delivered = new Map<string, Set<string>>();
+  /** Gateways whose dead-letter counter exists (at 0 until a push to it is dead-lettered). */
+  private readonly countedGateways = new Set<string>();
   /** Stream sequences being handled, and the highest seen: where a recreated consumer resumes. */
   private readonly unfinished = new Set<number>();
   private highestSeen = 0;
@@ -99,6 +101,13 @@ export class MessageConsumer {
     this.slotFreed?.();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled(this.sessions.values());
+  }
+
+  /** Makes a gateway's dead-letter series exist, so "none dead-lettered" reads as 0, not absent. */
+  private countDeadLettersOf(gatewayId: string): void {
+    if (this.countedGateways.has(gatewayId)) return;
+    this.countedGateways.add(gatewayId);
+    incrementCounter(MetricName.TASK_MESSAGES_DEAD_LETTERED, { [Attr.GATEWAY_ID]: gatewayId }, 0);
   }
 
   private get deadLetterPrefix(): string {
@@ -258,6 +267,7 @@ export class MessageConsumer {
         const took = this.delivered.get(event.messageId) ?? new Set<string>();
         try {
           const routes = await this.resolve(event.sessionId, msg);
+          for (const route of routes) this.countDeadLettersOf(route.gatewayId);
           const pending = routes.filter((route) => !took.has(route.gatewayId));
           const message = {
             messageId: event.messageId,

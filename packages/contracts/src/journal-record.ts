@@ -1,20 +1,15 @@
+import type { MessageEvent } from './events';
+
 /**
  * A chat message as the journal stores it: the record's `data` (JSON, version 1). The journal
  * assigns `seq`; everything the projections need later (the Postgres row, the JetStream event
  * and its trace context) is in the record, so a replay needs nothing else.
  */
-export interface MessageRecord {
-  readonly messageId: string;
-  readonly sessionId: string;
+export interface MessageRecord extends MessageEvent {
   /** Per session, contiguous from 1, in offset order within the shard. */
   readonly seq: number;
-  readonly senderId: string;
-  readonly text: string;
-  readonly sentAtMs: number;
   /** The sender's idempotency key, scoped to (session, sender); absent when not given. */
   readonly clientMsgId?: string;
-  readonly originGatewayId: string;
-  readonly originConnectionId: string;
   /** W3C trace context of the append; the projection spans are its children. */
   readonly traceparent?: string;
   readonly tracestate?: string;
