@@ -183,7 +183,7 @@ it('always keeps debug frames', async () => {
   expect(viewTrace(traces[0]!).tag(viewTrace(traces[0]!).one('gateway.ws.on_message'), 'chat.debug')).toBe(true);
 }, 60_000);
 
-it('always keeps messages made slow for real (a lock held on the messages table for 1.5 s)', async () => {
+it('always keeps messages whose trace is slow for real (a lock held on the messages table for 1.5 s delays their projection)', async () => {
   const db = new Client({ connectionString: stack.databaseUrl });
   await db.connect();
   try {
@@ -196,13 +196,16 @@ it('always keeps messages made slow for real (a lock held on the messages table 
     await new Promise((r) => setTimeout(r, 1500));
     await db.query('COMMIT');
     const acks = await Promise.all(pending);
+    // the ack waits only for the journal; the projection into Postgres waits for the lock, and it
+    // is part of the same trace: the trace (first start to last end) takes over a second
     const traces = await keptTraces(
       acks.map((a) => String(a.trace_id)),
-      (t) => viewTrace(t).byName('gateway.ws.on_message').length === 1,
+      (t) => viewTrace(t).byName('journal.db.save_message').length === 1,
     );
     for (const trace of traces) {
-      const root = viewTrace(trace).one('gateway.ws.on_message');
-      expect(root.duration).toBeGreaterThan(1_000_000);
+      const first = Math.min(...trace.spans.map((s) => s.startTime));
+      const last = Math.max(...trace.spans.map((s) => s.startTime + s.duration));
+      expect(last - first).toBeGreaterThan(1_000_000);
     }
   } finally {
     await db.end();
