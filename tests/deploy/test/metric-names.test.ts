@@ -82,8 +82,14 @@ beforeAll(async () => {
   const deadline = Date.now() + 40_000;
   for (;;) {
     await scrapeAll();
+    // each service exports on its own schedule: wait for the last of them (gateway-2's pushes,
+    // task's dead-letter series) as well as for the collector's own
     const ready =
       allSeries('tracechat_messages_sent_total').some((l) => l.sampled === 'false') &&
+      allSeries('tracechat_messages_pushed_total').length > 0 &&
+      allSeries('tracechat_messages_delivered_total').length > 0 &&
+      allSeries('tracechat_message_delivery_latency_milliseconds_bucket').length > 0 &&
+      allSeries('tracechat_task_messages_dead_lettered_total').length > 0 &&
       allSeries('traces_kept_span_metrics_calls_total').length > 0 &&
       allSeries('traces_span_metrics_calls_total').some(
         (l) => l.span_name === 'logic.chat.send_message' && l.status_code === 'STATUS_CODE_ERROR',
