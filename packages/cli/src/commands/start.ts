@@ -39,7 +39,7 @@ tracechat is up (${((Date.now() - started) / 1000).toFixed(1)} s)
   logic       127.0.0.1:${p.logic} (gRPC)
   placement   127.0.0.1:${p.placement} (gRPC)   journal-1 127.0.0.1:${p.journal1}   journal-2 127.0.0.1:${p.journal2}   (data in ${stack.dataDir})
   Jaeger      ${stack.jaegerUrl}   (API: ${stack.jaegerUrl}/api/traces/<trace id>)
-  OTLP        ${stack.otlpEndpoint}   (${collector ? 'collector tier: tail sampling keeps errors, slow and debug traces and 10 % of the rest' : 'straight to Jaeger: every trace kept'})
+  OTLP        ${stack.otlpEndpoint}   (${collector ? 'collector tier: tail sampling keeps errors, slow and debug traces and TRACECHAT_TAIL_SAMPLE_PERCENT (100 here) of the rest' : 'straight to Jaeger: every trace kept'})
 ${
   collector
     ? `  metrics     ${stack.metricsUrl}   (span metrics and service metrics, Prometheus format)
