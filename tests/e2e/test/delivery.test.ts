@@ -99,7 +99,14 @@ describe('delivery', () => {
       const ack = await writer.request({ type: 'send', session: room, text: `m${i}` });
       seqs.push(Number(ack.seq));
     }
-    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    // history is the journal's projection, a few milliseconds behind the ack
+    await waitFor(
+      async () =>
+        ((await writer.request({ type: 'history', session: room, after_seq: 0, limit: 10 })).messages as Frame[])
+          .length === 5,
+      { timeoutMs: 10_000, what: 'the five messages in history' },
+    );
     const page1 = await writer.request({ type: 'history', session: room, after_seq: 0, limit: 3 });
     expect((page1.messages as Frame[]).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
     const last = (page1.messages as Frame[])[2]!.seq;
