@@ -35,22 +35,31 @@ export function decodeMessageEvent(data: Uint8Array): MessageEvent {
   if (typeof raw !== 'object' || raw === null || raw.v !== 1) {
     throw new EventDecodeError('event has no known version');
   }
-  const strings = [
-    'messageId',
-    'sessionId',
-    'senderId',
-    'text',
-    'originGatewayId',
-    'originConnectionId',
-  ];
-  for (const key of strings) {
-    if (typeof raw[key] !== 'string')
-      throw new EventDecodeError(`event field ${key} is not a string`);
+  return messageEventFields(raw, (message) => new EventDecodeError(`event ${message}`));
+}
+
+const STRING_FIELDS = [
+  'messageId',
+  'sessionId',
+  'senderId',
+  'text',
+  'originGatewayId',
+  'originConnectionId',
+] as const;
+
+/**
+ * The MessageEvent fields of a parsed object (an event, or the journal record that extends it);
+ * throws `fail("field <name> is …")` for the first missing or mistyped one.
+ */
+export function messageEventFields(
+  raw: Record<string, unknown>,
+  fail: (message: string) => Error,
+): MessageEvent {
+  for (const key of STRING_FIELDS) {
+    if (typeof raw[key] !== 'string') throw fail(`field ${key} is not a string`);
   }
   for (const key of ['seq', 'sentAtMs']) {
-    if (typeof raw[key] !== 'number' || !Number.isSafeInteger(raw[key])) {
-      throw new EventDecodeError(`event field ${key} is not an integer`);
-    }
+    if (!Number.isSafeInteger(raw[key])) throw fail(`field ${key} is not an integer`);
   }
   return {
     messageId: raw.messageId as string,

@@ -1,3 +1,4 @@
+import { messageEventFields } from './events';
 import type { MessageEvent } from './events';
 
 /**
@@ -43,15 +44,6 @@ export type DecodedRecord =
     }
   | { readonly kind: 'other' };
 
-const STRINGS = [
-  'messageId',
-  'sessionId',
-  'senderId',
-  'text',
-  'originGatewayId',
-  'originConnectionId',
-] as const;
-
 /** Classifies a record's data; throws RecordDecodeError for a version-1 record that is malformed. */
 export function decodeRecordData(data: Uint8Array): DecodedRecord {
   let raw: unknown;
@@ -63,27 +55,12 @@ export function decodeRecordData(data: Uint8Array): DecodedRecord {
   if (typeof raw !== 'object' || raw === null) return { kind: 'other' };
   const r = raw as Record<string, unknown>;
   if (r.v === MESSAGE_RECORD_VERSION && r.kind === 'message') {
-    for (const key of STRINGS) {
-      if (typeof r[key] !== 'string')
-        throw new RecordDecodeError(`record field ${key} is not a string`);
-    }
-    for (const key of ['seq', 'sentAtMs']) {
-      if (!Number.isSafeInteger(r[key]))
-        throw new RecordDecodeError(`record field ${key} is not an integer`);
-    }
     const optional = (key: string) => (typeof r[key] === 'string' ? (r[key] as string) : undefined);
     return {
       kind: 'message',
       message: {
-        messageId: r.messageId as string,
-        sessionId: r.sessionId as string,
-        seq: r.seq as number,
-        senderId: r.senderId as string,
-        text: r.text as string,
-        sentAtMs: r.sentAtMs as number,
+        ...messageEventFields(r, (message) => new RecordDecodeError(`record ${message}`)),
         clientMsgId: optional('clientMsgId'),
-        originGatewayId: r.originGatewayId as string,
-        originConnectionId: r.originConnectionId as string,
         traceparent: optional('traceparent'),
         tracestate: optional('tracestate'),
       },
