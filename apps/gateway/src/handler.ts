@@ -220,10 +220,13 @@ export class FrameHandler {
         const res = await withSpan(
           SpanName.GATEWAY_GRPC_SEND_MESSAGE,
           {
+            // the send leaves in a SendMessages batch carrying this span's context
+            kind: SpanKind.CLIENT,
             attributes: {
               [Attr.SESSION_ID]: frame.session,
+              [Attr.RPC_SYSTEM]: 'grpc',
               [Attr.RPC_SERVICE]: 'tracechat.v1.ChatService',
-              [Attr.RPC_METHOD]: 'SendMessage',
+              [Attr.RPC_METHOD]: 'SendMessages',
             },
           },
           () =>

@@ -1,4 +1,11 @@
-import { bindServer, grpc, handleUnary, stopServer, tracechatV1 } from '@tracechat/protos';
+import {
+  batchHandler,
+  bindServer,
+  grpc,
+  handleUnary,
+  stopServer,
+  tracechatV1,
+} from '@tracechat/protos';
 import type { PushServiceHandlers } from '@tracechat/protos';
 import type { Logger } from '@tracechat/telemetry';
 import type { Hub } from './connection';
@@ -9,11 +16,15 @@ export class PushServer {
   private readonly server = new grpc.Server();
 
   constructor(hub: Hub, gatewayId: string, log: Logger) {
+    const onInternalError = (err: unknown) => log.error({ err }, 'deliver failed');
     const handlers: PushServiceHandlers = {
-      Deliver: handleUnary(
-        (req) => deliver(hub, gatewayId, req),
-        (err) => log.error({ err }, 'deliver failed'),
-      ),
+      Deliver: handleUnary((req) => deliver(hub, gatewayId, req), onInternalError),
+      // in request order: a session's messages reach each connection in the order task sent them
+      DeliverBatch: batchHandler((req) => deliver(hub, gatewayId, req), {
+        mapError: (err) => err,
+        onInternalError,
+        sequential: true,
+      }),
     };
     this.server.addService(tracechatV1().PushService.service, handlers);
   }

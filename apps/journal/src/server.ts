@@ -2,7 +2,14 @@ import { resolve } from 'node:path';
 import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
-import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
+import {
+  batchHandler,
+  bindServer,
+  grpc,
+  stopServer,
+  tracechatV1,
+  unaryHandlers,
+} from '@tracechat/protos';
 import type { JournalServiceHandlers } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
@@ -35,7 +42,8 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   const projectors = new Map<string, ShardProjector>();
 
-  const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'journal call failed'));
+  const onInternalError = (err: unknown) => log.error({ err }, 'journal call failed');
+  const wrap = unaryHandlers(toRpcError, onInternalError);
 
   const publishStats = () => {
     if (!store || store.closed) return;
@@ -114,6 +122,11 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       const service = new JournalService(store, messages);
       const handlers: JournalServiceHandlers = {
         AppendMessage: wrap((req) => service.appendMessage(req)),
+        // appends of one batch to one shard share the group commit's fsync
+        AppendMessages: batchHandler((req) => service.appendMessage(req), {
+          mapError: toRpcError,
+          onInternalError,
+        }),
         Append: wrap((req) => service.append(req)),
         Read: wrap((req) => service.read(req)),
         ShardInfo: wrap((req) => service.shardInfo(req)),

@@ -1,14 +1,20 @@
 import type { Redis } from 'ioredis';
+import { announceMembershipChange } from '@tracechat/presence';
 import { withSpan } from '@tracechat/telemetry';
 import type { ChatStore } from './store';
 import { Attr, SpanName } from '@tracechat/contracts';
 
-/** Membership checks: a Redis cache in front of Postgres, updated on join and leave. */
+/**
+ * Membership checks: a Redis cache in front of Postgres, updated on join, invite and leave, each
+ * of which is also announced to the member caches of routing (task).
+ */
 export class Membership {
   constructor(
     private readonly redis: Redis,
     private readonly store: ChatStore,
     private readonly ttlSeconds: number,
+    /** The deployment's Redis key prefix, which names the announcement channel too. */
+    private readonly keyPrefix = '',
   ) {}
 
   private key(sessionId: string, userId: string): string {
@@ -39,7 +45,11 @@ export class Membership {
     );
   }
 
+  /** Records a change of membership (after it is stored) and announces it before answering. */
   async remember(sessionId: string, userId: string, member: boolean): Promise<void> {
-    await this.redis.set(this.key(sessionId, userId), member ? '1' : '0', 'EX', this.ttlSeconds);
+    await Promise.all([
+      this.redis.set(this.key(sessionId, userId), member ? '1' : '0', 'EX', this.ttlSeconds),
+      announceMembershipChange(this.redis, this.keyPrefix, sessionId),
+    ]);
   }
 }

@@ -1,7 +1,9 @@
-import { Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import { CallBatcher, Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
 import type {
   AppendMessageRequest,
   AppendMessageResponse__Output,
+  AppendMessagesRequest,
+  AppendMessagesResponse__Output,
   JournalServiceClient,
   LookupShardRequest,
   LookupShardResponse__Output,
@@ -85,9 +87,16 @@ export class ShardDirectory {
   }
 }
 
-/** Appends message records to the journal node that owns their shard. */
+/**
+ * Appends message records to the journal node that owns their shard. The appends of one turn of
+ * the event loop to one node leave in one AppendMessages RPC, each under its own trace context.
+ */
 export class JournalWriter {
   private readonly clients = new Map<string, JournalServiceClient>();
+  private readonly batchers = new Map<
+    string,
+    CallBatcher<AppendMessageRequest, AppendMessageResponse__Output>
+  >();
 
   constructor(
     private readonly shards: ShardDirectory,
@@ -102,6 +111,26 @@ export class JournalWriter {
       this.clients.set(address, client);
     }
     return client;
+  }
+
+  private batcher(
+    address: string,
+  ): CallBatcher<AppendMessageRequest, AppendMessageResponse__Output> {
+    let batcher = this.batchers.get(address);
+    if (!batcher) {
+      const client = this.client(address);
+      batcher = new CallBatcher(async (calls) => {
+        const res = await unary<AppendMessagesRequest, AppendMessagesResponse__Output>(
+          client,
+          client.AppendMessages,
+          { calls },
+          this.deadlineMs,
+        );
+        return res.results;
+      });
+      this.batchers.set(address, batcher);
+    }
+    return batcher;
   }
 
   /**
@@ -130,13 +159,10 @@ export class JournalWriter {
             },
           },
           async (span) => {
-            const client = this.client(route.nodeAddress);
-            const res = await unary<AppendMessageRequest, AppendMessageResponse__Output>(
-              client,
-              client.AppendMessage,
-              { ...message, shardId: route.shardId },
-              this.deadlineMs,
-            );
+            const res = await this.batcher(route.nodeAddress).call({
+              ...message,
+              shardId: route.shardId,
+            });
             span.setAttributes({
               [Attr.JOURNAL_OFFSET]: res.offset,
               [Attr.MESSAGE_SEQ]: res.seq,
@@ -169,5 +195,6 @@ export class JournalWriter {
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    this.batchers.clear();
   }
 }

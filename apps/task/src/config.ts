@@ -53,7 +53,7 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     natsConsumer: r.string('NATS_CONSUMER', 'task'),
     ackWaitMs: r.int('ACK_WAIT_MS', 30_000, { min: 1000 }),
     maxDeliver: r.int('MAX_DELIVER', 50, { min: 1 }),
-    concurrency: r.int('TASK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
+    concurrency: r.int('TASK_CONCURRENCY', 256, { min: 1, max: 10_000 }),
     pushDeadlineMs: r.int('PUSH_DEADLINE_MS', 3000, { min: 100 }),
     pushAttempts: r.int('PUSH_ATTEMPTS', 5, { min: 1, max: 100 }),
     pushRetryDelayMs: r.int('PUSH_RETRY_DELAY_MS', 200, { min: 0 }),

@@ -44,9 +44,28 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Gateways that took a message, kept for messages that were nak'd, so a retry skips them. */
 const DELIVERED_MEMORY = 10_000;
 
+/** A session's messages handled together: one route lookup, their pushes issued in order. */
+const MAX_GROUP = 256;
+
+interface Queued {
+  readonly msg: JsMsg;
+  readonly event: MessageEvent | Error;
+}
+
+/** What the messages of one group share: the route lookup, and the turn to issue pushes. */
+interface Group {
+  routes?: Promise<Route[]>;
+  /** Resolves when the previous message of the group has issued its pushes. */
+  turn: Promise<void>;
+}
+
 /**
- * The durable JetStream consumer every task instance shares. Messages of one session are pushed
- * one at a time in stream (seq) order; different sessions in parallel. A failed push is retried
+ * The durable JetStream consumer every task instance shares. A session's messages are handled
+ * in groups: the messages that arrived while the previous group was being pushed are routed
+ * with one lookup, and their pushes are issued in stream (seq) order, so one DeliverBatch per
+ * gateway carries them in order; the next group starts once this one is done. Different
+ * sessions run in parallel. Each message keeps its own `task.mq.consume` span in its own
+ * trace. A failed push is retried
  * for that gateway alone; one that exhausts its retries is published to the dead-letter stream,
  * and the message is acked once every gateway took it or was dead-lettered. The consume loop
  * recreates the durable consumer if it is deleted, and readiness follows the loop.
@@ -57,8 +76,8 @@ export class MessageConsumer {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private stopConsuming: (() => void) | undefined;
-  /** Tail of each session's queue. */
-  private readonly sessions = new Map<string, Promise<void>>();
+  /** Each session's messages waiting for the group being pushed, and that group's work. */
+  private readonly sessions = new Map<string, { pending: Queued[]; running: Promise<void> }>();
   private held = 0;
   private slotFreed: (() => void) | undefined;
   private readonly delivered = new Map<string, Set<string>>();
@@ -100,7 +119,7 @@ export class MessageConsumer {
     this.stopConsuming?.();
     this.slotFreed?.();
     await this.loop?.catch(() => undefined);
-    await Promise.allSettled(this.sessions.values());
+    await Promise.allSettled([...this.sessions.values()].map((q) => q.running));
   }
 
   /** Makes a gateway's dead-letter series exist, so "none dead-lettered" reads as 0, not absent. */
@@ -216,19 +235,50 @@ export class MessageConsumer {
     this.held++;
     this.unfinished.add(msg.seq);
     this.highestSeen = Math.max(this.highestSeen, msg.seq);
-    const work = (this.sessions.get(key) ?? Promise.resolve())
-      .then(() => this.handle(msg, event))
-      .finally(() => {
-        this.held--;
-        this.unfinished.delete(msg.seq);
-        if (this.sessions.get(key) === work) this.sessions.delete(key);
-        this.slotFreed?.();
-        this.slotFreed = undefined;
-      });
-    this.sessions.set(key, work);
+    const queue = this.sessions.get(key);
+    if (queue) {
+      queue.pending.push({ msg, event });
+      return;
+    }
+    const fresh = { pending: [{ msg, event }], running: Promise.resolve() };
+    this.sessions.set(key, fresh);
+    fresh.running = this.drain(key, fresh);
   }
 
-  private handle(msg: JsMsg, event: MessageEvent | Error): Promise<void> {
+  /** Handles a session's queue group by group until it is empty. */
+  private async drain(key: string, queue: { pending: Queued[] }): Promise<void> {
+    while (queue.pending.length > 0) {
+      const group = queue.pending.splice(0, MAX_GROUP);
+      const shared: Group = { turn: Promise.resolve() };
+      await Promise.all(
+        group.map(({ msg, event }) => {
+          const turn = shared.turn;
+          let done!: () => void;
+          shared.turn = new Promise<void>((resolve) => (done = resolve));
+          return this.handle(msg, event, shared, turn, done).finally(() => {
+            done();
+            this.held--;
+            this.unfinished.delete(msg.seq);
+            this.slotFreed?.();
+            this.slotFreed = undefined;
+          });
+        }),
+      );
+    }
+    this.sessions.delete(key);
+  }
+
+  /**
+   * One message: its routes (the group's lookup), then, on its turn, its pushes; `issued` hands
+   * the turn to the next message of the group.
+   */
+  private handle(
+    msg: JsMsg,
+    event: MessageEvent | Error,
+    group: Group,
+    turn: Promise<void>,
+    issued: () => void,
+  ): Promise<void> {
     const parent = extractHeaders(msg.headers);
     return withSpan(
       SpanName.TASK_MQ_CONSUME,
@@ -266,8 +316,9 @@ export class MessageConsumer {
         msg.working();
         const took = this.delivered.get(event.messageId) ?? new Set<string>();
         try {
-          const routes = await this.resolve(event.sessionId, msg);
+          const routes = await this.routesFor(event.sessionId, msg, group);
           for (const route of routes) this.countDeadLettersOf(route.gatewayId);
+          await turn;
           const pending = routes.filter((route) => !took.has(route.gatewayId));
           const message = {
             messageId: event.messageId,
@@ -277,7 +328,7 @@ export class MessageConsumer {
             text: event.text,
             sentAtMs: event.sentAtMs,
           };
-          const results = await Promise.allSettled(
+          const pushes = Promise.allSettled(
             pending.map(async (route) => {
               await this.pusher.push(
                 route,
@@ -288,6 +339,8 @@ export class MessageConsumer {
               took.add(route.gatewayId);
             }),
           );
+          issued();
+          const results = await pushes;
           let deadLettered = 0;
           for (const [i, result] of results.entries()) {
             if (result.status === 'fulfilled') continue;
@@ -313,6 +366,23 @@ export class MessageConsumer {
         }
       },
     ).catch(() => undefined);
+  }
+
+  /**
+   * The group's routes: the first message looks them up (in its own `task.route.resolve` span);
+   * the others wait for that lookup in a span of theirs that says it was shared.
+   */
+  private routesFor(sessionId: string, msg: JsMsg, group: Group): Promise<Route[]> {
+    if (!group.routes) {
+      group.routes = this.resolve(sessionId, msg);
+      return group.routes;
+    }
+    const routes = group.routes;
+    return withSpan(
+      SpanName.TASK_ROUTE_RESOLVE,
+      { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.ROUTE_SHARED]: true } },
+      () => routes,
+    );
   }
 
   /** Resolves recipients, retrying in place so the session's order holds while logic restarts. */

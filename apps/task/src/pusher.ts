@@ -1,6 +1,8 @@
-import { grpc, tracechatV1, unary } from '@tracechat/protos';
+import { CallBatcher, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type {
   ChatMessage,
+  DeliverBatchRequest,
+  DeliverBatchResponse__Output,
   DeliverRequest,
   DeliverResponse__Output,
   PushServiceClient,
@@ -32,12 +34,16 @@ export class PushExhaustedError extends Error {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+type Deliveries = CallBatcher<DeliverRequest, DeliverResponse__Output>;
+
 /**
- * PushService clients, one per gateway address, reused across messages. Clients of addresses
- * that left the cluster are closed by `retain`.
+ * PushService clients, one per gateway address, reused across messages. The pushes of one turn
+ * of the event loop to one gateway leave in one DeliverBatch RPC, in the order they were made
+ * (the gateway handles them in that order), each under its own `task.push.gateway` span. Clients
+ * of addresses that left the cluster are closed by `retain`.
  */
 export class Pusher {
-  private readonly clients = new Map<string, PushServiceClient>();
+  private readonly clients = new Map<string, { client: PushServiceClient; batcher: Deliveries }>();
   /** The gateway each address was last used for. */
   private readonly gateways = new Map<string, string>();
 
@@ -46,14 +52,24 @@ export class Pusher {
     private readonly retry: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
   ) {}
 
-  private client(address: string): PushServiceClient {
-    let client = this.clients.get(address);
-    if (!client) {
+  private deliveries(address: string): Deliveries {
+    let entry = this.clients.get(address);
+    if (!entry) {
       const Client = tracechatV1().PushService;
-      client = new Client(address, grpc.credentials.createInsecure());
-      this.clients.set(address, client);
+      const client = new Client(address, grpc.credentials.createInsecure());
+      const batcher: Deliveries = new CallBatcher(async (calls) => {
+        const res = await unary<DeliverBatchRequest, DeliverBatchResponse__Output>(
+          client,
+          client.DeliverBatch,
+          { calls },
+          this.deadlineMs,
+        );
+        return res.results;
+      });
+      entry = { client, batcher };
+      this.clients.set(address, entry);
     }
-    return client;
+    return entry.batcher;
   }
 
   /** Addresses with an open client. */
@@ -71,7 +87,7 @@ export class Pusher {
    * gateways that left the cluster, or came back on another address.
    */
   retain(live: ReadonlyMap<string, string>): void {
-    for (const [address, client] of this.clients) {
+    for (const [address, { client }] of this.clients) {
       const gatewayId = this.gateways.get(address);
       if (gatewayId !== undefined && live.get(gatewayId) === address) continue;
       client.close();
@@ -107,14 +123,9 @@ export class Pusher {
         let delay = this.retry.baseDelayMs;
         for (let attempt = 1; ; attempt++) {
           try {
-            const client = this.client(route.address);
+            const deliveries = this.deliveries(route.address);
             this.gateways.set(route.address, route.gatewayId);
-            const res = await unary<DeliverRequest, DeliverResponse__Output>(
-              client,
-              client.Deliver,
-              request,
-              this.deadlineMs,
-            );
+            const res = await deliveries.call(request);
             span.setAttribute(Attr.CONNECTION_COUNT, res.connections);
             return res;
           } catch (err) {
@@ -135,7 +146,7 @@ export class Pusher {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
+    for (const { client } of this.clients.values()) client.close();
     this.clients.clear();
     this.gateways.clear();
   }

@@ -1,4 +1,4 @@
-import type { Presence } from '@tracechat/presence';
+import type { MemberCache, Presence } from '@tracechat/presence';
 import { withSpan } from '@tracechat/telemetry';
 import { Attr, SpanName } from '@tracechat/contracts';
 
@@ -13,19 +13,33 @@ export interface MemberSource {
   listMembers(req: { sessionId: string }): Promise<{ userIds: string[] }>;
 }
 
-/** Recipients of a session's message, grouped by the gateway each is connected to. */
+/**
+ * Recipients of a session's message, grouped by the gateway each is connected to. Members come
+ * from `cache` when given (kept in step with logic's announcements), else from logic each time;
+ * presence is always read afresh.
+ */
 export class Router {
   constructor(
     private readonly members: MemberSource,
     private readonly presence: Presence,
+    private readonly cache?: MemberCache,
   ) {}
+
+  private async membersOf(
+    sessionId: string,
+  ): Promise<{ members: readonly string[]; cached: boolean }> {
+    const load = async (id: string) => (await this.members.listMembers({ sessionId: id })).userIds;
+    if (this.cache) return this.cache.get(sessionId, load);
+    return { members: await load(sessionId), cached: false };
+  }
 
   resolve(sessionId: string): Promise<Route[]> {
     return withSpan(
       SpanName.TASK_ROUTE_RESOLVE,
       { attributes: { [Attr.SESSION_ID]: sessionId } },
       async (span) => {
-        const { userIds: members } = await this.members.listMembers({ sessionId });
+        const { members, cached } = await this.membersOf(sessionId);
+        span.setAttribute(Attr.CACHE_HIT, cached);
         const byGateway = await this.presence.gatewaysOf(members);
         const addresses = await this.presence.gatewayAddresses([...byGateway.keys()]);
         const routes: Route[] = [];

@@ -1,7 +1,12 @@
 import { Redis } from 'ioredis';
 import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
-import { Presence, WhitelistStore } from '@tracechat/presence';
+import {
+  MemberCache,
+  Presence,
+  WhitelistStore,
+  followMembershipChanges,
+} from '@tracechat/presence';
 import { LogicClient } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
@@ -19,6 +24,9 @@ export interface Task {
   close(): Promise<void>;
 }
 
+/** A backstop for a missed member-change announcement; announcements normally clear entries. */
+const MEMBER_CACHE_TTL_MS = 60_000;
+
 /** Bound on every Redis command: presence lookups answer in a millisecond when Redis is well. */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
@@ -29,7 +37,12 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
     maxRetriesPerRequest: 2,
     keyPrefix: config.redisKeyPrefix,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    // the presence lookups of many messages leave in one write
+    enableAutoPipelining: true,
   });
+  // a subscribed connection can do nothing else: member-change announcements get their own
+  const subscriber = redis.duplicate();
+  const members = new MemberCache(MEMBER_CACHE_TTL_MS);
   const presence = new Presence(redis, config.presenceTtlSeconds);
   const pusher = new Pusher(config.pushDeadlineMs, {
     attempts: config.pushAttempts,
@@ -42,10 +55,12 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
+  subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
 
   return {
     async listen() {
       await redis.connect();
+      await followMembershipChanges(subscriber, config.redisKeyPrefix, members);
       whitelistSync = startWhitelistSync(
         new WhitelistStore(redis),
         config.whitelistSyncIntervalMs,
@@ -72,7 +87,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
           },
           deadLetterStream: config.deadLetterStream,
         },
-        new Router(logic, presence),
+        new Router(logic, presence, members),
         pusher,
         log,
       );
@@ -107,7 +122,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
       await nats?.drain().catch(() => undefined);
       pusher.close();
       logic.close();
-      await redis.quit().catch(() => undefined);
+      await Promise.allSettled([redis.quit(), subscriber.quit()]);
       await health?.close();
     },
   };

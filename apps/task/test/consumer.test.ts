@@ -38,6 +38,18 @@ class FakeGateway {
           }
         }, delay);
       },
+      // task sends its pushes in batches; each call fails or succeeds on its own
+      DeliverBatch: (call, callback) => {
+        const results = call.request.calls.map((c) => {
+          this.calls.push(c.request!);
+          if (this.failures > 0) {
+            this.failures--;
+            return { status: { code: grpc.status.UNAVAILABLE, message: 'gateway is failing' } };
+          }
+          return { status: { code: grpc.status.OK, message: '' }, response: { connections: 0 } };
+        });
+        setTimeout(() => callback(null, { results }), this.delayMs * Math.random());
+      },
     };
     this.server.addService(tracechatV1().PushService.service, handlers);
   }
@@ -51,7 +63,9 @@ class FakeGateway {
   }
 
   seqs(sessionId: string): number[] {
-    return this.calls.filter((c) => c.message!.sessionId === sessionId).map((c) => Number(c.message!.seq));
+    return this.calls
+      .filter((c) => c.message!.sessionId === sessionId)
+      .map((c) => Number(c.message!.seq));
   }
 }
 
@@ -92,7 +106,11 @@ async function gateway(id: string): Promise<FakeGateway> {
   return g;
 }
 
-async function startConsumer(durable: string, routes: () => Route[], attempts = 3): Promise<MessageConsumer> {
+async function startConsumer(
+  durable: string,
+  routes: () => Route[],
+  attempts = 3,
+): Promise<MessageConsumer> {
   pusher = new Pusher(1000, { attempts, baseDelayMs: 20, maxDelayMs: 50 });
   consumer = new MessageConsumer(
     nats,
@@ -136,7 +154,10 @@ async function publish(sessionId: string, seq: number): Promise<string> {
   return messageId;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -158,7 +179,8 @@ describe('MessageConsumer', () => {
     for (let seq = 1; seq <= 15; seq++) for (const s of sessions) await publish(s, seq);
     await startConsumer(durable, () => [g.route()]);
     await until(() => g.calls.length === 45);
-    for (const s of sessions) expect(g.seqs(s)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    for (const s of sessions)
+      expect(g.seqs(s)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     await until(async () => (await pendingAcks(durable)) === 0);
   });
 
@@ -215,7 +237,12 @@ describe('MessageConsumer', () => {
         return false;
       }
     });
-    await until(() => c.check().then(() => true, () => false));
+    await until(() =>
+      c.check().then(
+        () => true,
+        () => false,
+      ),
+    );
     await publish(session, 2);
     await until(() => g.calls.length === 2);
     expect(g.seqs(session)).toEqual([1, 2]);

@@ -27,8 +27,17 @@ afterAll(async () => {
 describe('Router', () => {
   it('groups online members by gateway and leaves out offline members and dead gateways', async () => {
     const presence = new Presence(redis.redis, 5);
-    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => `${n}-${run}`) as [string, string, string, string];
-    const [g1, g2, gone] = ['g1', 'g2', 'gone'].map((n) => `${n}-${run}`) as [string, string, string];
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => `${n}-${run}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const [g1, g2, gone] = ['g1', 'g2', 'gone'].map((n) => `${n}-${run}`) as [
+      string,
+      string,
+      string,
+    ];
     const members = new Members();
     members.sessions.set(`room-${run}`, [a, b, c, d]);
     await presence.announceGateway(g1, '127.0.0.1:1001');

@@ -80,6 +80,7 @@ export const Attr = {
   MEMBER_COUNT: 'chat.member.count',
   RECIPIENT_COUNT: 'chat.recipient.count',
   USER_COUNT: 'chat.user.count',
+  ROUTE_SHARED: 'chat.route.shared',
   // placement and journal
   SHARD_ID: 'chat.shard.id',
   SHARD_CREATED: 'chat.shard.created',
@@ -116,6 +117,7 @@ export const Attr = {
   MESSAGING_NATS_STREAM_SEQUENCE: 'messaging.nats.stream.sequence',
   MESSAGING_NATS_DELIVERY_COUNT: 'messaging.nats.delivery.count',
   MESSAGING_NATS_DUPLICATE: 'messaging.nats.duplicate',
+  RPC_SYSTEM: 'rpc.system',
   RPC_SERVICE: 'rpc.service',
   RPC_METHOD: 'rpc.method',
   SERVER_ADDRESS: 'server.address',

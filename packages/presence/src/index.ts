@@ -6,3 +6,9 @@ export {
   checkWhitelistEntry,
 } from './whitelist';
 export type { WhitelistKind } from './whitelist';
+export {
+  MemberCache,
+  announceMembershipChange,
+  followMembershipChanges,
+  membershipChannel,
+} from './members';

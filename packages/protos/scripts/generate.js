@@ -43,6 +43,13 @@ function generate(target) {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'], cwd: protoDir },
   );
+  // a file of messages only (batch.proto) has no services: its package-level type is empty
+  // of use and does not compile under noUnusedLocals; its message types are kept
+  for (const file of files) {
+    if (!/^\s*service\s/m.test(fs.readFileSync(path.join(protoDir, file), 'utf8'))) {
+      fs.rmSync(path.join(target, file.replace(/\.proto$/, '.ts')), { force: true });
+    }
+  }
   for (const file of listFiles(target)) {
     if (file.endsWith('descriptor.ts')) continue;
     // the generator names the absolute path of the source; keep output the same on every machine

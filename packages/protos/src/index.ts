@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 
 export { grpc };
 export { LOADER_OPTIONS, tracechatV1 } from './definitions';
+export { BatchCallError, CallBatcher, MAX_BATCH_CALLS, batchHandler } from './batch';
+export type { BatchCall, BatchResult, CallTrace } from './batch';
 export { LogicClient } from './logic-client';
 export {
   CodedError,
@@ -154,3 +156,27 @@ export type {
   ShardInfoResponse__Output,
 } from './generated/tracechat/v1/ShardInfoResponse';
 export type { StoredRecord, StoredRecord__Output } from './generated/tracechat/v1/StoredRecord';
+export type {
+  SendMessagesRequest,
+  SendMessagesRequest__Output,
+} from './generated/tracechat/v1/SendMessagesRequest';
+export type {
+  SendMessagesResponse,
+  SendMessagesResponse__Output,
+} from './generated/tracechat/v1/SendMessagesResponse';
+export type {
+  AppendMessagesRequest,
+  AppendMessagesRequest__Output,
+} from './generated/tracechat/v1/AppendMessagesRequest';
+export type {
+  AppendMessagesResponse,
+  AppendMessagesResponse__Output,
+} from './generated/tracechat/v1/AppendMessagesResponse';
+export type {
+  DeliverBatchRequest,
+  DeliverBatchRequest__Output,
+} from './generated/tracechat/v1/DeliverBatchRequest';
+export type {
+  DeliverBatchResponse,
+  DeliverBatchResponse__Output,
+} from './generated/tracechat/v1/DeliverBatchResponse';

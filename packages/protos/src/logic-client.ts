@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { tracechatV1 } from './definitions';
+import { CallBatcher } from './batch';
 import { unary } from './rpc';
 import type {
   ChatServiceClient,
@@ -15,11 +16,15 @@ import type {
   ListMembersResponse__Output,
   SendMessageRequest,
   SendMessageResponse__Output,
+  SendMessagesRequest,
+  SendMessagesResponse__Output,
 } from './index';
 
 /** ChatService (logic) calls with a deadline each; errors are grpc ServiceErrors. */
 export class LogicClient {
   private readonly client: ChatServiceClient;
+  /** Sends leave in batches: the sends of one event-loop turn share one SendMessages RPC. */
+  private readonly sends: CallBatcher<SendMessageRequest, SendMessageResponse__Output>;
 
   constructor(
     address: string,
@@ -29,10 +34,23 @@ export class LogicClient {
     this.client = new Client(address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30_000,
     });
+    this.sends = new CallBatcher(async (calls) => {
+      const res = await unary<SendMessagesRequest, SendMessagesResponse__Output>(
+        this.client,
+        this.client.SendMessages,
+        { calls },
+        this.deadlineMs,
+      );
+      return res.results;
+    });
   }
 
+  /**
+   * Sends one message; batched with the other sends of this turn of the event loop, under the
+   * caller's own trace context. Errors are shaped like the ServiceError of a call of its own.
+   */
   sendMessage(req: SendMessageRequest): Promise<SendMessageResponse__Output> {
-    return unary(this.client, this.client.SendMessage, req, this.deadlineMs);
+    return this.sends.call(req);
   }
 
   joinSession(req: JoinSessionRequest): Promise<JoinSessionResponse__Output> {

@@ -3,7 +3,16 @@ import { tracechatV1 } from '../src';
 describe('service definitions', () => {
   it('load the chat and push services with their methods', () => {
     const v1 = tracechatV1();
-    expect(Object.keys(v1.ChatService.service)).toEqual(['SendMessage', 'JoinSession', 'InviteMember', 'LeaveSession', 'History', 'ListMembers']);
-    expect(Object.keys(v1.PushService.service)).toEqual(['Deliver']);
+    expect(Object.keys(v1.ChatService.service)).toEqual([
+      'SendMessage',
+      'SendMessages',
+      'JoinSession',
+      'InviteMember',
+      'LeaveSession',
+      'History',
+      'ListMembers',
+    ]);
+    expect(Object.keys(v1.PushService.service)).toEqual(['Deliver', 'DeliverBatch']);
+    expect(Object.keys(v1.JournalService.service)).toContain('AppendMessages');
   });
 });

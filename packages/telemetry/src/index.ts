@@ -4,6 +4,7 @@ export { createLogger, REDACTED_PATHS } from './logger';
 export type { Logger, LoggerSettings } from './logger';
 export { incrementCounter, recordHistogram, setGauge } from './metrics';
 export {
+  batchTracing,
   carrierFromContext,
   contextFromCarrier,
   extractHeaders,

@@ -103,3 +103,20 @@ export function extractHeaders(headers: HeaderMap | undefined): Context {
     get: (carrier, key) => carrier.get(key) || undefined,
   });
 }
+
+/**
+ * What batched RPCs need from tracing: the caller's context as a carrier, a call run under its
+ * carrier's context (a root one when it has none), and the batch RPC itself outside every trace.
+ */
+export const batchTracing = {
+  capture(): { traceparent: string; tracestate: string } {
+    const carrier = carrierFromContext();
+    return { traceparent: carrier.traceparent ?? '', tracestate: carrier.tracestate ?? '' };
+  },
+  run<T>(carrier: TraceCarrier | null | undefined, fn: () => Promise<T>): Promise<T> {
+    return context.with(contextFromCarrier(carrier ?? {}), fn);
+  },
+  detached<T>(fn: () => T): T {
+    return context.with(ROOT_CONTEXT, fn);
+  },
+};

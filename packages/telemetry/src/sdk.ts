@@ -17,6 +17,9 @@ import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
 import { countingBatchSpanProcessor, initSpanCounters } from './span-processor';
 
+/** The batched gRPC methods (batch.proto); the grpc instrumentation leaves them alone. */
+const BATCH_METHODS = ['SendMessages', 'AppendMessages', 'DeliverBatch'];
+
 interface Running {
   sdk: NodeSDK;
   sampler: ChatSampler;
@@ -79,6 +82,9 @@ export function startTelemetry(config: TelemetryConfig): void {
           enhancedDatabaseReporting: false,
         },
         '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+        // A batch RPC belongs to no single message: each of its calls carries its own trace
+        // context and is traced on its own (see docs/tracing.md).
+        '@opentelemetry/instrumentation-grpc': { ignoreGrpcMethods: BATCH_METHODS },
         '@opentelemetry/instrumentation-http': {
           ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
         },

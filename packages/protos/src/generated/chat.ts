@@ -2,6 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { CallStatus as _tracechat_v1_CallStatus, CallStatus__Output as _tracechat_v1_CallStatus__Output } from './tracechat/v1/CallStatus';
 import type { ChatMessage as _tracechat_v1_ChatMessage, ChatMessage__Output as _tracechat_v1_ChatMessage__Output } from './tracechat/v1/ChatMessage';
 import type { ChatServiceClient as _tracechat_v1_ChatServiceClient, ChatServiceDefinition as _tracechat_v1_ChatServiceDefinition } from './tracechat/v1/ChatService';
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from './tracechat/v1/HistoryRequest';
@@ -14,8 +15,13 @@ import type { LeaveSessionRequest as _tracechat_v1_LeaveSessionRequest, LeaveSes
 import type { LeaveSessionResponse as _tracechat_v1_LeaveSessionResponse, LeaveSessionResponse__Output as _tracechat_v1_LeaveSessionResponse__Output } from './tracechat/v1/LeaveSessionResponse';
 import type { ListMembersRequest as _tracechat_v1_ListMembersRequest, ListMembersRequest__Output as _tracechat_v1_ListMembersRequest__Output } from './tracechat/v1/ListMembersRequest';
 import type { ListMembersResponse as _tracechat_v1_ListMembersResponse, ListMembersResponse__Output as _tracechat_v1_ListMembersResponse__Output } from './tracechat/v1/ListMembersResponse';
+import type { SendMessageCall as _tracechat_v1_SendMessageCall, SendMessageCall__Output as _tracechat_v1_SendMessageCall__Output } from './tracechat/v1/SendMessageCall';
 import type { SendMessageRequest as _tracechat_v1_SendMessageRequest, SendMessageRequest__Output as _tracechat_v1_SendMessageRequest__Output } from './tracechat/v1/SendMessageRequest';
 import type { SendMessageResponse as _tracechat_v1_SendMessageResponse, SendMessageResponse__Output as _tracechat_v1_SendMessageResponse__Output } from './tracechat/v1/SendMessageResponse';
+import type { SendMessageResult as _tracechat_v1_SendMessageResult, SendMessageResult__Output as _tracechat_v1_SendMessageResult__Output } from './tracechat/v1/SendMessageResult';
+import type { SendMessagesRequest as _tracechat_v1_SendMessagesRequest, SendMessagesRequest__Output as _tracechat_v1_SendMessagesRequest__Output } from './tracechat/v1/SendMessagesRequest';
+import type { SendMessagesResponse as _tracechat_v1_SendMessagesResponse, SendMessagesResponse__Output as _tracechat_v1_SendMessagesResponse__Output } from './tracechat/v1/SendMessagesResponse';
+import type { TraceContext as _tracechat_v1_TraceContext, TraceContext__Output as _tracechat_v1_TraceContext__Output } from './tracechat/v1/TraceContext';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -24,6 +30,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
+      CallStatus: MessageTypeDefinition<_tracechat_v1_CallStatus, _tracechat_v1_CallStatus__Output>
       ChatMessage: MessageTypeDefinition<_tracechat_v1_ChatMessage, _tracechat_v1_ChatMessage__Output>
       ChatService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_ChatServiceClient> & { service: _tracechat_v1_ChatServiceDefinition }
       HistoryRequest: MessageTypeDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryRequest__Output>
@@ -36,8 +43,13 @@ export interface ProtoGrpcType {
       LeaveSessionResponse: MessageTypeDefinition<_tracechat_v1_LeaveSessionResponse, _tracechat_v1_LeaveSessionResponse__Output>
       ListMembersRequest: MessageTypeDefinition<_tracechat_v1_ListMembersRequest, _tracechat_v1_ListMembersRequest__Output>
       ListMembersResponse: MessageTypeDefinition<_tracechat_v1_ListMembersResponse, _tracechat_v1_ListMembersResponse__Output>
+      SendMessageCall: MessageTypeDefinition<_tracechat_v1_SendMessageCall, _tracechat_v1_SendMessageCall__Output>
       SendMessageRequest: MessageTypeDefinition<_tracechat_v1_SendMessageRequest, _tracechat_v1_SendMessageRequest__Output>
       SendMessageResponse: MessageTypeDefinition<_tracechat_v1_SendMessageResponse, _tracechat_v1_SendMessageResponse__Output>
+      SendMessageResult: MessageTypeDefinition<_tracechat_v1_SendMessageResult, _tracechat_v1_SendMessageResult__Output>
+      SendMessagesRequest: MessageTypeDefinition<_tracechat_v1_SendMessagesRequest, _tracechat_v1_SendMessagesRequest__Output>
+      SendMessagesResponse: MessageTypeDefinition<_tracechat_v1_SendMessagesResponse, _tracechat_v1_SendMessagesResponse__Output>
+      TraceContext: MessageTypeDefinition<_tracechat_v1_TraceContext, _tracechat_v1_TraceContext__Output>
     }
   }
 }

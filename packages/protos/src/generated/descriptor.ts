@@ -6,11 +6,39 @@ export const descriptor = {
       "nested": {
         "v1": {
           "nested": {
+            "TraceContext": {
+              "fields": {
+                "traceparent": {
+                  "type": "string",
+                  "id": 1
+                },
+                "tracestate": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "CallStatus": {
+              "fields": {
+                "code": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "message": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
             "ChatService": {
               "methods": {
                 "SendMessage": {
                   "requestType": "SendMessageRequest",
                   "responseType": "SendMessageResponse"
+                },
+                "SendMessages": {
+                  "requestType": "SendMessagesRequest",
+                  "responseType": "SendMessagesResponse"
                 },
                 "JoinSession": {
                   "requestType": "JoinSessionRequest",
@@ -111,6 +139,48 @@ export const descriptor = {
                 "duplicate": {
                   "type": "bool",
                   "id": 4
+                }
+              }
+            },
+            "SendMessageCall": {
+              "fields": {
+                "request": {
+                  "type": "SendMessageRequest",
+                  "id": 1
+                },
+                "trace": {
+                  "type": "TraceContext",
+                  "id": 2
+                }
+              }
+            },
+            "SendMessagesRequest": {
+              "fields": {
+                "calls": {
+                  "rule": "repeated",
+                  "type": "SendMessageCall",
+                  "id": 1
+                }
+              }
+            },
+            "SendMessageResult": {
+              "fields": {
+                "status": {
+                  "type": "CallStatus",
+                  "id": 1
+                },
+                "response": {
+                  "type": "SendMessageResponse",
+                  "id": 2
+                }
+              }
+            },
+            "SendMessagesResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "SendMessageResult",
+                  "id": 1
                 }
               }
             },
@@ -227,6 +297,10 @@ export const descriptor = {
                 "AppendMessage": {
                   "requestType": "AppendMessageRequest",
                   "responseType": "AppendMessageResponse"
+                },
+                "AppendMessages": {
+                  "requestType": "AppendMessagesRequest",
+                  "responseType": "AppendMessagesResponse"
                 },
                 "Read": {
                   "requestType": "ReadRequest",
@@ -425,6 +499,48 @@ export const descriptor = {
                 }
               }
             },
+            "AppendMessageCall": {
+              "fields": {
+                "request": {
+                  "type": "AppendMessageRequest",
+                  "id": 1
+                },
+                "trace": {
+                  "type": "TraceContext",
+                  "id": 2
+                }
+              }
+            },
+            "AppendMessagesRequest": {
+              "fields": {
+                "calls": {
+                  "rule": "repeated",
+                  "type": "AppendMessageCall",
+                  "id": 1
+                }
+              }
+            },
+            "AppendMessageResult": {
+              "fields": {
+                "status": {
+                  "type": "CallStatus",
+                  "id": 1
+                },
+                "response": {
+                  "type": "AppendMessageResponse",
+                  "id": 2
+                }
+              }
+            },
+            "AppendMessagesResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AppendMessageResult",
+                  "id": 1
+                }
+              }
+            },
             "PlacementService": {
               "methods": {
                 "RegisterNode": {
@@ -604,6 +720,10 @@ export const descriptor = {
                 "Deliver": {
                   "requestType": "DeliverRequest",
                   "responseType": "DeliverResponse"
+                },
+                "DeliverBatch": {
+                  "requestType": "DeliverBatchRequest",
+                  "responseType": "DeliverBatchResponse"
                 }
               }
             },
@@ -628,6 +748,48 @@ export const descriptor = {
               "fields": {
                 "connections": {
                   "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "DeliverCall": {
+              "fields": {
+                "request": {
+                  "type": "DeliverRequest",
+                  "id": 1
+                },
+                "trace": {
+                  "type": "TraceContext",
+                  "id": 2
+                }
+              }
+            },
+            "DeliverBatchRequest": {
+              "fields": {
+                "calls": {
+                  "rule": "repeated",
+                  "type": "DeliverCall",
+                  "id": 1
+                }
+              }
+            },
+            "DeliverResult": {
+              "fields": {
+                "status": {
+                  "type": "CallStatus",
+                  "id": 1
+                },
+                "response": {
+                  "type": "DeliverResponse",
+                  "id": 2
+                }
+              }
+            },
+            "DeliverBatchResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "DeliverResult",
                   "id": 1
                 }
               }

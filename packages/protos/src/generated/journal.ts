@@ -2,10 +2,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AppendMessageCall as _tracechat_v1_AppendMessageCall, AppendMessageCall__Output as _tracechat_v1_AppendMessageCall__Output } from './tracechat/v1/AppendMessageCall';
 import type { AppendMessageRequest as _tracechat_v1_AppendMessageRequest, AppendMessageRequest__Output as _tracechat_v1_AppendMessageRequest__Output } from './tracechat/v1/AppendMessageRequest';
 import type { AppendMessageResponse as _tracechat_v1_AppendMessageResponse, AppendMessageResponse__Output as _tracechat_v1_AppendMessageResponse__Output } from './tracechat/v1/AppendMessageResponse';
+import type { AppendMessageResult as _tracechat_v1_AppendMessageResult, AppendMessageResult__Output as _tracechat_v1_AppendMessageResult__Output } from './tracechat/v1/AppendMessageResult';
+import type { AppendMessagesRequest as _tracechat_v1_AppendMessagesRequest, AppendMessagesRequest__Output as _tracechat_v1_AppendMessagesRequest__Output } from './tracechat/v1/AppendMessagesRequest';
+import type { AppendMessagesResponse as _tracechat_v1_AppendMessagesResponse, AppendMessagesResponse__Output as _tracechat_v1_AppendMessagesResponse__Output } from './tracechat/v1/AppendMessagesResponse';
 import type { AppendRequest as _tracechat_v1_AppendRequest, AppendRequest__Output as _tracechat_v1_AppendRequest__Output } from './tracechat/v1/AppendRequest';
 import type { AppendResponse as _tracechat_v1_AppendResponse, AppendResponse__Output as _tracechat_v1_AppendResponse__Output } from './tracechat/v1/AppendResponse';
+import type { CallStatus as _tracechat_v1_CallStatus, CallStatus__Output as _tracechat_v1_CallStatus__Output } from './tracechat/v1/CallStatus';
 import type { JournalServiceClient as _tracechat_v1_JournalServiceClient, JournalServiceDefinition as _tracechat_v1_JournalServiceDefinition } from './tracechat/v1/JournalService';
 import type { NewRecord as _tracechat_v1_NewRecord, NewRecord__Output as _tracechat_v1_NewRecord__Output } from './tracechat/v1/NewRecord';
 import type { ReadRequest as _tracechat_v1_ReadRequest, ReadRequest__Output as _tracechat_v1_ReadRequest__Output } from './tracechat/v1/ReadRequest';
@@ -13,6 +18,7 @@ import type { ReadResponse as _tracechat_v1_ReadResponse, ReadResponse__Output a
 import type { ShardInfoRequest as _tracechat_v1_ShardInfoRequest, ShardInfoRequest__Output as _tracechat_v1_ShardInfoRequest__Output } from './tracechat/v1/ShardInfoRequest';
 import type { ShardInfoResponse as _tracechat_v1_ShardInfoResponse, ShardInfoResponse__Output as _tracechat_v1_ShardInfoResponse__Output } from './tracechat/v1/ShardInfoResponse';
 import type { StoredRecord as _tracechat_v1_StoredRecord, StoredRecord__Output as _tracechat_v1_StoredRecord__Output } from './tracechat/v1/StoredRecord';
+import type { TraceContext as _tracechat_v1_TraceContext, TraceContext__Output as _tracechat_v1_TraceContext__Output } from './tracechat/v1/TraceContext';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -21,10 +27,15 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
+      AppendMessageCall: MessageTypeDefinition<_tracechat_v1_AppendMessageCall, _tracechat_v1_AppendMessageCall__Output>
       AppendMessageRequest: MessageTypeDefinition<_tracechat_v1_AppendMessageRequest, _tracechat_v1_AppendMessageRequest__Output>
       AppendMessageResponse: MessageTypeDefinition<_tracechat_v1_AppendMessageResponse, _tracechat_v1_AppendMessageResponse__Output>
+      AppendMessageResult: MessageTypeDefinition<_tracechat_v1_AppendMessageResult, _tracechat_v1_AppendMessageResult__Output>
+      AppendMessagesRequest: MessageTypeDefinition<_tracechat_v1_AppendMessagesRequest, _tracechat_v1_AppendMessagesRequest__Output>
+      AppendMessagesResponse: MessageTypeDefinition<_tracechat_v1_AppendMessagesResponse, _tracechat_v1_AppendMessagesResponse__Output>
       AppendRequest: MessageTypeDefinition<_tracechat_v1_AppendRequest, _tracechat_v1_AppendRequest__Output>
       AppendResponse: MessageTypeDefinition<_tracechat_v1_AppendResponse, _tracechat_v1_AppendResponse__Output>
+      CallStatus: MessageTypeDefinition<_tracechat_v1_CallStatus, _tracechat_v1_CallStatus__Output>
       JournalService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_JournalServiceClient> & { service: _tracechat_v1_JournalServiceDefinition }
       NewRecord: MessageTypeDefinition<_tracechat_v1_NewRecord, _tracechat_v1_NewRecord__Output>
       ReadRequest: MessageTypeDefinition<_tracechat_v1_ReadRequest, _tracechat_v1_ReadRequest__Output>
@@ -32,6 +43,7 @@ export interface ProtoGrpcType {
       ShardInfoRequest: MessageTypeDefinition<_tracechat_v1_ShardInfoRequest, _tracechat_v1_ShardInfoRequest__Output>
       ShardInfoResponse: MessageTypeDefinition<_tracechat_v1_ShardInfoResponse, _tracechat_v1_ShardInfoResponse__Output>
       StoredRecord: MessageTypeDefinition<_tracechat_v1_StoredRecord, _tracechat_v1_StoredRecord__Output>
+      TraceContext: MessageTypeDefinition<_tracechat_v1_TraceContext, _tracechat_v1_TraceContext__Output>
     }
   }
 }

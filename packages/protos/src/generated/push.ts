@@ -2,10 +2,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { CallStatus as _tracechat_v1_CallStatus, CallStatus__Output as _tracechat_v1_CallStatus__Output } from './tracechat/v1/CallStatus';
 import type { ChatMessage as _tracechat_v1_ChatMessage, ChatMessage__Output as _tracechat_v1_ChatMessage__Output } from './tracechat/v1/ChatMessage';
 import type { ChatServiceClient as _tracechat_v1_ChatServiceClient, ChatServiceDefinition as _tracechat_v1_ChatServiceDefinition } from './tracechat/v1/ChatService';
+import type { DeliverBatchRequest as _tracechat_v1_DeliverBatchRequest, DeliverBatchRequest__Output as _tracechat_v1_DeliverBatchRequest__Output } from './tracechat/v1/DeliverBatchRequest';
+import type { DeliverBatchResponse as _tracechat_v1_DeliverBatchResponse, DeliverBatchResponse__Output as _tracechat_v1_DeliverBatchResponse__Output } from './tracechat/v1/DeliverBatchResponse';
+import type { DeliverCall as _tracechat_v1_DeliverCall, DeliverCall__Output as _tracechat_v1_DeliverCall__Output } from './tracechat/v1/DeliverCall';
 import type { DeliverRequest as _tracechat_v1_DeliverRequest, DeliverRequest__Output as _tracechat_v1_DeliverRequest__Output } from './tracechat/v1/DeliverRequest';
 import type { DeliverResponse as _tracechat_v1_DeliverResponse, DeliverResponse__Output as _tracechat_v1_DeliverResponse__Output } from './tracechat/v1/DeliverResponse';
+import type { DeliverResult as _tracechat_v1_DeliverResult, DeliverResult__Output as _tracechat_v1_DeliverResult__Output } from './tracechat/v1/DeliverResult';
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from './tracechat/v1/HistoryRequest';
 import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from './tracechat/v1/HistoryResponse';
 import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from './tracechat/v1/InviteMemberRequest';
@@ -17,8 +22,13 @@ import type { LeaveSessionResponse as _tracechat_v1_LeaveSessionResponse, LeaveS
 import type { ListMembersRequest as _tracechat_v1_ListMembersRequest, ListMembersRequest__Output as _tracechat_v1_ListMembersRequest__Output } from './tracechat/v1/ListMembersRequest';
 import type { ListMembersResponse as _tracechat_v1_ListMembersResponse, ListMembersResponse__Output as _tracechat_v1_ListMembersResponse__Output } from './tracechat/v1/ListMembersResponse';
 import type { PushServiceClient as _tracechat_v1_PushServiceClient, PushServiceDefinition as _tracechat_v1_PushServiceDefinition } from './tracechat/v1/PushService';
+import type { SendMessageCall as _tracechat_v1_SendMessageCall, SendMessageCall__Output as _tracechat_v1_SendMessageCall__Output } from './tracechat/v1/SendMessageCall';
 import type { SendMessageRequest as _tracechat_v1_SendMessageRequest, SendMessageRequest__Output as _tracechat_v1_SendMessageRequest__Output } from './tracechat/v1/SendMessageRequest';
 import type { SendMessageResponse as _tracechat_v1_SendMessageResponse, SendMessageResponse__Output as _tracechat_v1_SendMessageResponse__Output } from './tracechat/v1/SendMessageResponse';
+import type { SendMessageResult as _tracechat_v1_SendMessageResult, SendMessageResult__Output as _tracechat_v1_SendMessageResult__Output } from './tracechat/v1/SendMessageResult';
+import type { SendMessagesRequest as _tracechat_v1_SendMessagesRequest, SendMessagesRequest__Output as _tracechat_v1_SendMessagesRequest__Output } from './tracechat/v1/SendMessagesRequest';
+import type { SendMessagesResponse as _tracechat_v1_SendMessagesResponse, SendMessagesResponse__Output as _tracechat_v1_SendMessagesResponse__Output } from './tracechat/v1/SendMessagesResponse';
+import type { TraceContext as _tracechat_v1_TraceContext, TraceContext__Output as _tracechat_v1_TraceContext__Output } from './tracechat/v1/TraceContext';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -27,10 +37,15 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tracechat: {
     v1: {
+      CallStatus: MessageTypeDefinition<_tracechat_v1_CallStatus, _tracechat_v1_CallStatus__Output>
       ChatMessage: MessageTypeDefinition<_tracechat_v1_ChatMessage, _tracechat_v1_ChatMessage__Output>
       ChatService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_ChatServiceClient> & { service: _tracechat_v1_ChatServiceDefinition }
+      DeliverBatchRequest: MessageTypeDefinition<_tracechat_v1_DeliverBatchRequest, _tracechat_v1_DeliverBatchRequest__Output>
+      DeliverBatchResponse: MessageTypeDefinition<_tracechat_v1_DeliverBatchResponse, _tracechat_v1_DeliverBatchResponse__Output>
+      DeliverCall: MessageTypeDefinition<_tracechat_v1_DeliverCall, _tracechat_v1_DeliverCall__Output>
       DeliverRequest: MessageTypeDefinition<_tracechat_v1_DeliverRequest, _tracechat_v1_DeliverRequest__Output>
       DeliverResponse: MessageTypeDefinition<_tracechat_v1_DeliverResponse, _tracechat_v1_DeliverResponse__Output>
+      DeliverResult: MessageTypeDefinition<_tracechat_v1_DeliverResult, _tracechat_v1_DeliverResult__Output>
       HistoryRequest: MessageTypeDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryRequest__Output>
       HistoryResponse: MessageTypeDefinition<_tracechat_v1_HistoryResponse, _tracechat_v1_HistoryResponse__Output>
       InviteMemberRequest: MessageTypeDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberRequest__Output>
@@ -42,8 +57,13 @@ export interface ProtoGrpcType {
       ListMembersRequest: MessageTypeDefinition<_tracechat_v1_ListMembersRequest, _tracechat_v1_ListMembersRequest__Output>
       ListMembersResponse: MessageTypeDefinition<_tracechat_v1_ListMembersResponse, _tracechat_v1_ListMembersResponse__Output>
       PushService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_PushServiceClient> & { service: _tracechat_v1_PushServiceDefinition }
+      SendMessageCall: MessageTypeDefinition<_tracechat_v1_SendMessageCall, _tracechat_v1_SendMessageCall__Output>
       SendMessageRequest: MessageTypeDefinition<_tracechat_v1_SendMessageRequest, _tracechat_v1_SendMessageRequest__Output>
       SendMessageResponse: MessageTypeDefinition<_tracechat_v1_SendMessageResponse, _tracechat_v1_SendMessageResponse__Output>
+      SendMessageResult: MessageTypeDefinition<_tracechat_v1_SendMessageResult, _tracechat_v1_SendMessageResult__Output>
+      SendMessagesRequest: MessageTypeDefinition<_tracechat_v1_SendMessagesRequest, _tracechat_v1_SendMessagesRequest__Output>
+      SendMessagesResponse: MessageTypeDefinition<_tracechat_v1_SendMessagesResponse, _tracechat_v1_SendMessagesResponse__Output>
+      TraceContext: MessageTypeDefinition<_tracechat_v1_TraceContext, _tracechat_v1_TraceContext__Output>
     }
   }
 }

@@ -15,6 +15,8 @@ import type { ListMembersRequest as _tracechat_v1_ListMembersRequest, ListMember
 import type { ListMembersResponse as _tracechat_v1_ListMembersResponse, ListMembersResponse__Output as _tracechat_v1_ListMembersResponse__Output } from '../../tracechat/v1/ListMembersResponse';
 import type { SendMessageRequest as _tracechat_v1_SendMessageRequest, SendMessageRequest__Output as _tracechat_v1_SendMessageRequest__Output } from '../../tracechat/v1/SendMessageRequest';
 import type { SendMessageResponse as _tracechat_v1_SendMessageResponse, SendMessageResponse__Output as _tracechat_v1_SendMessageResponse__Output } from '../../tracechat/v1/SendMessageResponse';
+import type { SendMessagesRequest as _tracechat_v1_SendMessagesRequest, SendMessagesRequest__Output as _tracechat_v1_SendMessagesRequest__Output } from '../../tracechat/v1/SendMessagesRequest';
+import type { SendMessagesResponse as _tracechat_v1_SendMessagesResponse, SendMessagesResponse__Output as _tracechat_v1_SendMessagesResponse__Output } from '../../tracechat/v1/SendMessagesResponse';
 
 export interface ChatServiceClient extends grpc.Client {
   History(argument: _tracechat_v1_HistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
@@ -71,6 +73,15 @@ export interface ChatServiceClient extends grpc.Client {
   sendMessage(argument: _tracechat_v1_SendMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessageResponse__Output>): grpc.ClientUnaryCall;
   sendMessage(argument: _tracechat_v1_SendMessageRequest, callback: grpc.requestCallback<_tracechat_v1_SendMessageResponse__Output>): grpc.ClientUnaryCall;
   
+  SendMessages(argument: _tracechat_v1_SendMessagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  SendMessages(argument: _tracechat_v1_SendMessagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  SendMessages(argument: _tracechat_v1_SendMessagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  SendMessages(argument: _tracechat_v1_SendMessagesRequest, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  sendMessages(argument: _tracechat_v1_SendMessagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  sendMessages(argument: _tracechat_v1_SendMessagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  sendMessages(argument: _tracechat_v1_SendMessagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  sendMessages(argument: _tracechat_v1_SendMessagesRequest, callback: grpc.requestCallback<_tracechat_v1_SendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
@@ -86,6 +97,8 @@ export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
   
   SendMessage: grpc.handleUnaryCall<_tracechat_v1_SendMessageRequest__Output, _tracechat_v1_SendMessageResponse>;
   
+  SendMessages: grpc.handleUnaryCall<_tracechat_v1_SendMessagesRequest__Output, _tracechat_v1_SendMessagesResponse>;
+  
 }
 
 export interface ChatServiceDefinition extends grpc.ServiceDefinition {
@@ -95,4 +108,5 @@ export interface ChatServiceDefinition extends grpc.ServiceDefinition {
   LeaveSession: MethodDefinition<_tracechat_v1_LeaveSessionRequest, _tracechat_v1_LeaveSessionResponse, _tracechat_v1_LeaveSessionRequest__Output, _tracechat_v1_LeaveSessionResponse__Output>
   ListMembers: MethodDefinition<_tracechat_v1_ListMembersRequest, _tracechat_v1_ListMembersResponse, _tracechat_v1_ListMembersRequest__Output, _tracechat_v1_ListMembersResponse__Output>
   SendMessage: MethodDefinition<_tracechat_v1_SendMessageRequest, _tracechat_v1_SendMessageResponse, _tracechat_v1_SendMessageRequest__Output, _tracechat_v1_SendMessageResponse__Output>
+  SendMessages: MethodDefinition<_tracechat_v1_SendMessagesRequest, _tracechat_v1_SendMessagesResponse, _tracechat_v1_SendMessagesRequest__Output, _tracechat_v1_SendMessagesResponse__Output>
 }

@@ -5,6 +5,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AppendMessageRequest as _tracechat_v1_AppendMessageRequest, AppendMessageRequest__Output as _tracechat_v1_AppendMessageRequest__Output } from '../../tracechat/v1/AppendMessageRequest';
 import type { AppendMessageResponse as _tracechat_v1_AppendMessageResponse, AppendMessageResponse__Output as _tracechat_v1_AppendMessageResponse__Output } from '../../tracechat/v1/AppendMessageResponse';
+import type { AppendMessagesRequest as _tracechat_v1_AppendMessagesRequest, AppendMessagesRequest__Output as _tracechat_v1_AppendMessagesRequest__Output } from '../../tracechat/v1/AppendMessagesRequest';
+import type { AppendMessagesResponse as _tracechat_v1_AppendMessagesResponse, AppendMessagesResponse__Output as _tracechat_v1_AppendMessagesResponse__Output } from '../../tracechat/v1/AppendMessagesResponse';
 import type { AppendRequest as _tracechat_v1_AppendRequest, AppendRequest__Output as _tracechat_v1_AppendRequest__Output } from '../../tracechat/v1/AppendRequest';
 import type { AppendResponse as _tracechat_v1_AppendResponse, AppendResponse__Output as _tracechat_v1_AppendResponse__Output } from '../../tracechat/v1/AppendResponse';
 import type { ReadRequest as _tracechat_v1_ReadRequest, ReadRequest__Output as _tracechat_v1_ReadRequest__Output } from '../../tracechat/v1/ReadRequest';
@@ -31,6 +33,15 @@ export interface JournalServiceClient extends grpc.Client {
   appendMessage(argument: _tracechat_v1_AppendMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
   appendMessage(argument: _tracechat_v1_AppendMessageRequest, callback: grpc.requestCallback<_tracechat_v1_AppendMessageResponse__Output>): grpc.ClientUnaryCall;
   
+  AppendMessages(argument: _tracechat_v1_AppendMessagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessages(argument: _tracechat_v1_AppendMessagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessages(argument: _tracechat_v1_AppendMessagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  AppendMessages(argument: _tracechat_v1_AppendMessagesRequest, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  appendMessages(argument: _tracechat_v1_AppendMessagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  appendMessages(argument: _tracechat_v1_AppendMessagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  appendMessages(argument: _tracechat_v1_AppendMessagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  appendMessages(argument: _tracechat_v1_AppendMessagesRequest, callback: grpc.requestCallback<_tracechat_v1_AppendMessagesResponse__Output>): grpc.ClientUnaryCall;
+  
   Read(argument: _tracechat_v1_ReadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ReadResponse__Output>): grpc.ClientUnaryCall;
   Read(argument: _tracechat_v1_ReadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_ReadResponse__Output>): grpc.ClientUnaryCall;
   Read(argument: _tracechat_v1_ReadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_ReadResponse__Output>): grpc.ClientUnaryCall;
@@ -56,6 +67,8 @@ export interface JournalServiceHandlers extends grpc.UntypedServiceImplementatio
   
   AppendMessage: grpc.handleUnaryCall<_tracechat_v1_AppendMessageRequest__Output, _tracechat_v1_AppendMessageResponse>;
   
+  AppendMessages: grpc.handleUnaryCall<_tracechat_v1_AppendMessagesRequest__Output, _tracechat_v1_AppendMessagesResponse>;
+  
   Read: grpc.handleUnaryCall<_tracechat_v1_ReadRequest__Output, _tracechat_v1_ReadResponse>;
   
   ShardInfo: grpc.handleUnaryCall<_tracechat_v1_ShardInfoRequest__Output, _tracechat_v1_ShardInfoResponse>;
@@ -65,6 +78,7 @@ export interface JournalServiceHandlers extends grpc.UntypedServiceImplementatio
 export interface JournalServiceDefinition extends grpc.ServiceDefinition {
   Append: MethodDefinition<_tracechat_v1_AppendRequest, _tracechat_v1_AppendResponse, _tracechat_v1_AppendRequest__Output, _tracechat_v1_AppendResponse__Output>
   AppendMessage: MethodDefinition<_tracechat_v1_AppendMessageRequest, _tracechat_v1_AppendMessageResponse, _tracechat_v1_AppendMessageRequest__Output, _tracechat_v1_AppendMessageResponse__Output>
+  AppendMessages: MethodDefinition<_tracechat_v1_AppendMessagesRequest, _tracechat_v1_AppendMessagesResponse, _tracechat_v1_AppendMessagesRequest__Output, _tracechat_v1_AppendMessagesResponse__Output>
   Read: MethodDefinition<_tracechat_v1_ReadRequest, _tracechat_v1_ReadResponse, _tracechat_v1_ReadRequest__Output, _tracechat_v1_ReadResponse__Output>
   ShardInfo: MethodDefinition<_tracechat_v1_ShardInfoRequest, _tracechat_v1_ShardInfoResponse, _tracechat_v1_ShardInfoRequest__Output, _tracechat_v1_ShardInfoResponse__Output>
 }

@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DeliverBatchRequest as _tracechat_v1_DeliverBatchRequest, DeliverBatchRequest__Output as _tracechat_v1_DeliverBatchRequest__Output } from '../../tracechat/v1/DeliverBatchRequest';
+import type { DeliverBatchResponse as _tracechat_v1_DeliverBatchResponse, DeliverBatchResponse__Output as _tracechat_v1_DeliverBatchResponse__Output } from '../../tracechat/v1/DeliverBatchResponse';
 import type { DeliverRequest as _tracechat_v1_DeliverRequest, DeliverRequest__Output as _tracechat_v1_DeliverRequest__Output } from '../../tracechat/v1/DeliverRequest';
 import type { DeliverResponse as _tracechat_v1_DeliverResponse, DeliverResponse__Output as _tracechat_v1_DeliverResponse__Output } from '../../tracechat/v1/DeliverResponse';
 
@@ -16,13 +18,25 @@ export interface PushServiceClient extends grpc.Client {
   deliver(argument: _tracechat_v1_DeliverRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_DeliverResponse__Output>): grpc.ClientUnaryCall;
   deliver(argument: _tracechat_v1_DeliverRequest, callback: grpc.requestCallback<_tracechat_v1_DeliverResponse__Output>): grpc.ClientUnaryCall;
   
+  DeliverBatch(argument: _tracechat_v1_DeliverBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  DeliverBatch(argument: _tracechat_v1_DeliverBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  DeliverBatch(argument: _tracechat_v1_DeliverBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  DeliverBatch(argument: _tracechat_v1_DeliverBatchRequest, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  deliverBatch(argument: _tracechat_v1_DeliverBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  deliverBatch(argument: _tracechat_v1_DeliverBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  deliverBatch(argument: _tracechat_v1_DeliverBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  deliverBatch(argument: _tracechat_v1_DeliverBatchRequest, callback: grpc.requestCallback<_tracechat_v1_DeliverBatchResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface PushServiceHandlers extends grpc.UntypedServiceImplementation {
   Deliver: grpc.handleUnaryCall<_tracechat_v1_DeliverRequest__Output, _tracechat_v1_DeliverResponse>;
   
+  DeliverBatch: grpc.handleUnaryCall<_tracechat_v1_DeliverBatchRequest__Output, _tracechat_v1_DeliverBatchResponse>;
+  
 }
 
 export interface PushServiceDefinition extends grpc.ServiceDefinition {
   Deliver: MethodDefinition<_tracechat_v1_DeliverRequest, _tracechat_v1_DeliverResponse, _tracechat_v1_DeliverRequest__Output, _tracechat_v1_DeliverResponse__Output>
+  DeliverBatch: MethodDefinition<_tracechat_v1_DeliverBatchRequest, _tracechat_v1_DeliverBatchResponse, _tracechat_v1_DeliverBatchRequest__Output, _tracechat_v1_DeliverBatchResponse__Output>
 }
