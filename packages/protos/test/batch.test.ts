@@ -21,6 +21,7 @@ import type {
   DeliverRequest__Output,
   DeliverResponse__Output,
   PushServiceClient,
+  PushServiceHandlers,
 } from '../src';
 
 let tracing: TestTracing;
@@ -48,13 +49,14 @@ beforeAll(async () => {
     onInternalError: () => undefined,
     sequential: true,
   });
-  server.addService(tracechatV1().PushService.service, {
+  const handlers: PushServiceHandlers = {
     Deliver: () => undefined,
     DeliverBatch: (call, callback) => {
       rpcs.push(call.request.calls.length);
       handler(call, callback);
     },
-  });
+  };
+  server.addService(tracechatV1().PushService.service, handlers);
   const port = await bindServer(server, '127.0.0.1:0');
   client = new (tracechatV1().PushService)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 });
