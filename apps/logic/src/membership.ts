@@ -1,24 +1,31 @@
 import type { Redis } from 'ioredis';
-import { announceMembershipChange } from '@tracechat/presence';
+import { MemberCache, announceMembershipChange } from '@tracechat/presence';
 import { withSpan } from '@tracechat/telemetry';
 import type { ChatStore } from './store';
 import { Attr, SpanName } from '@tracechat/contracts';
 
 /**
- * Membership checks: a Redis cache in front of Postgres, updated on join, invite and leave, each
- * of which is also announced to the member caches of routing (task).
+ * Who is in a session: the members table in Postgres, with each session's members cached in
+ * process. A change (join, invite, leave) drops the session here at once and is announced to
+ * every other cache (other logic instances, task), which drop it when the announcement arrives;
+ * `followMembershipChanges` keeps `cache` in step with them.
  */
 export class Membership {
+  readonly cache: MemberCache;
+
   constructor(
     private readonly redis: Redis,
     private readonly store: ChatStore,
-    private readonly ttlSeconds: number,
+    ttlSeconds: number,
     /** The deployment's Redis key prefix, which names the announcement channel too. */
     private readonly keyPrefix = '',
-  ) {}
+  ) {
+    this.cache = new MemberCache(ttlSeconds * 1000);
+  }
 
-  private key(sessionId: string, userId: string): string {
-    return `tracechat:member:${sessionId}:${userId}`;
+  /** The session's members (empty when it does not exist). */
+  async members(sessionId: string): Promise<{ members: readonly string[]; cached: boolean }> {
+    return this.cache.get(sessionId, (id) => this.store.members(id));
   }
 
   /** True when the user is a member; the span says whether the cache answered. */
@@ -27,29 +34,16 @@ export class Membership {
       SpanName.LOGIC_AUTH_AUTHORIZE,
       { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async (span) => {
-        const cached = await this.redis.get(this.key(sessionId, userId));
-        if (cached !== null) {
-          span.setAttribute(Attr.CACHE_HIT, true);
-          return cached === '1';
-        }
-        span.setAttribute(Attr.CACHE_HIT, false);
-        const member = await this.store.isMember(sessionId, userId);
-        await this.redis.set(
-          this.key(sessionId, userId),
-          member ? '1' : '0',
-          'EX',
-          this.ttlSeconds,
-        );
-        return member;
+        const { members, cached } = await this.members(sessionId);
+        span.setAttribute(Attr.CACHE_HIT, cached);
+        return members.includes(userId);
       },
     );
   }
 
   /** Records a change of membership (after it is stored) and announces it before answering. */
-  async remember(sessionId: string, userId: string, member: boolean): Promise<void> {
-    await Promise.all([
-      this.redis.set(this.key(sessionId, userId), member ? '1' : '0', 'EX', this.ttlSeconds),
-      announceMembershipChange(this.redis, this.keyPrefix, sessionId),
-    ]);
+  async remember(sessionId: string): Promise<void> {
+    this.cache.invalidate(sessionId);
+    await announceMembershipChange(this.redis, this.keyPrefix, sessionId);
   }
 }

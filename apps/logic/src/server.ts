@@ -14,7 +14,7 @@ import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
 import { startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
-import { WhitelistStore } from '@tracechat/presence';
+import { WhitelistStore, followMembershipChanges } from '@tracechat/presence';
 import type { LogicConfig } from './config';
 import { ChatError, toRpcError } from './errors';
 import { Membership } from './membership';
@@ -41,6 +41,9 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
     // every command answers in a millisecond when Redis is well; see docs/architecture.md
     commandTimeout: 2000,
   });
+  // a subscribed connection can do nothing else: member-change announcements get their own
+  const subscriber = redis.duplicate();
+  subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
   const server = new grpc.Server();
@@ -71,14 +74,16 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
       const store = new ChatStore(pool);
+      const membership = new Membership(
+        redis,
+        store,
+        config.membershipCacheTtlSeconds,
+        config.redisKeyPrefix,
+      );
+      await followMembershipChanges(subscriber, config.redisKeyPrefix, membership.cache);
       const chat = new ChatService({
         store,
-        membership: new Membership(
-          redis,
-          store,
-          config.membershipCacheTtlSeconds,
-          config.redisKeyPrefix,
-        ),
+        membership,
         journal,
         maxTextBytes: config.maxTextBytes,
         historyMaxLimit: config.historyMaxLimit,
@@ -111,7 +116,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
       await stopServer(server);
       journal.close();
       shards.close();
-      await Promise.allSettled([redis.quit(), pool.end()]);
+      await Promise.allSettled([redis.quit(), subscriber.quit(), pool.end()]);
       await health?.close();
     },
   };

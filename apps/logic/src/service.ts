@@ -105,7 +105,7 @@ export class ChatService {
             `session ${sessionId} is private: ask a member to invite you`,
           );
         }
-        await this.deps.membership.remember(sessionId, userId, true);
+        await this.deps.membership.remember(sessionId);
         return { lastSeq: joined.lastSeq };
       },
     );
@@ -128,7 +128,7 @@ export class ChatService {
         if (!(await this.deps.store.invite(sessionId, userId, inviteeId))) {
           throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
         }
-        await this.deps.membership.remember(sessionId, inviteeId, true);
+        await this.deps.membership.remember(sessionId);
         return {};
       },
     );
@@ -140,9 +140,9 @@ export class ChatService {
       SpanName.LOGIC_CHAT_LIST_MEMBERS,
       { attributes: { [Attr.SESSION_ID]: sessionId } },
       async (span) => {
-        const userIds = await this.deps.store.members(sessionId);
-        span.setAttribute(Attr.MEMBER_COUNT, userIds.length);
-        return { userIds };
+        const { members, cached } = await this.deps.membership.members(sessionId);
+        span.setAttributes({ [Attr.MEMBER_COUNT]: members.length, [Attr.CACHE_HIT]: cached });
+        return { userIds: [...members] };
       },
     );
   }
@@ -155,7 +155,7 @@ export class ChatService {
       { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async () => {
         const left = await this.deps.store.leave(sessionId, userId);
-        await this.deps.membership.remember(sessionId, userId, false);
+        await this.deps.membership.remember(sessionId);
         if (!left) throw new ChatError('NOT_FOUND', `not a member of session ${sessionId}`);
         return {};
       },

@@ -176,11 +176,25 @@ async function pickPorts(): Promise<StackPorts> {
   return Object.fromEntries(names.map((name, i) => [name, ports[i]!])) as unknown as StackPorts;
 }
 
+/**
+ * `TRACECHAT_CPU_PROF_DIR=<dir>` makes every service write a V8 CPU profile into it when it stops
+ * (Node 20 refuses `--cpu-prof` in NODE_OPTIONS, so the runner passes it on the command line).
+ */
+function profileArgs(): string[] {
+  const dir = process.env.TRACECHAT_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(dir)}`] : [];
+}
+
 function service(app: string): { cwd: string; args: string[] } {
   const cwd = join(REPO_ROOT, 'apps', app);
   return {
     cwd,
-    args: ['--require', '@tracechat/telemetry/register', join(cwd, 'dist', 'main.js')],
+    args: [
+      ...profileArgs(),
+      '--require',
+      '@tracechat/telemetry/register',
+      join(cwd, 'dist', 'main.js'),
+    ],
   };
 }
 
