@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
 /** A token bucket: `rate` frames a second on average, bursts up to `burst`. */
@@ -28,6 +29,7 @@ export class RateLimiter {
 export class Connection {
   readonly id = randomUUID();
   readonly connectedAt = Date.now();
+  private corked = false;
 
   constructor(
     readonly userId: string,
@@ -35,9 +37,25 @@ export class Connection {
     readonly limiter: RateLimiter,
   ) {}
 
-  /** Writes a frame if the socket is open; false when it could not be written. */
+  /**
+   * Writes a frame if the socket is open; false when it could not be written. The frames written
+   * to a connection in one turn of the event loop (acks of a batch, pushes of a DeliverBatch)
+   * leave in one write: the socket is corked at the first and uncorked once the turn is over.
+   */
   send(frame: object): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
+    if (!this.corked) {
+      // ws keeps its net.Socket private; cork/uncork nest with its own
+      const raw = (this.socket as unknown as { _socket?: Socket })._socket;
+      if (raw) {
+        raw.cork();
+        this.corked = true;
+        setImmediate(() => {
+          this.corked = false;
+          raw.uncork();
+        });
+      }
+    }
     this.socket.send(JSON.stringify(frame));
     return true;
   }
