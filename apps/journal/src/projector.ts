@@ -16,17 +16,19 @@ import {
   contextFromCarrier,
   getTracer,
   injectHeaders,
-  parseTraceparent,
   recordError,
   withSpan,
 } from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
+import type { ProjectionWriter } from './projection-writer';
 import { ShardDataLostError } from './storage';
 import type { JournalStore } from './storage';
 
 export interface ProjectorDeps {
   readonly store: JournalStore;
   readonly pool: Pool;
+  /** Where the rows go: one statement for the saves of all shards of the node at once. */
+  readonly writer: ProjectionWriter;
   readonly js: JetStreamClient;
   readonly subjectPrefix: string;
   readonly log: Logger;
@@ -53,8 +55,9 @@ interface Projected {
  * Projects one shard's message records, in offset order, into Postgres (the `messages` rows and
  * `sessions.last_seq`) and then JetStream. Postgres commits each batch of rows together with the
  * shard's `projections.next_offset`, so rows are written exactly once; JetStream gets each
- * message after its rows are committed and `projections.published_offset` follows, so a crash
- * re-publishes at most the unconfirmed tail, which JetStream drops by Nats-Msg-Id.
+ * message after its rows are committed and `projections.published_offset` follows (lazily, see
+ * ProjectionWriter), so a crash re-publishes at most the unconfirmed tail, which JetStream drops
+ * by Nats-Msg-Id.
  */
 export class ShardProjector {
   private position: Position | undefined;
@@ -148,7 +151,7 @@ export class ShardProjector {
       const batch = await this.readMessages(position.published, upTo - position.published);
       if (batch.end > upTo) throw new Error('read past the projected offset');
       await this.publish(batch.messages);
-      await this.savePublished(batch.end);
+      this.savePublished(batch.end);
       position.published = batch.end;
       return true;
     }
@@ -158,7 +161,7 @@ export class ShardProjector {
     await this.save(batch.messages, batch.end);
     position.next = batch.end;
     await this.publish(batch.messages);
-    await this.savePublished(batch.end);
+    this.savePublished(batch.end);
     position.published = batch.end;
     return true;
   }
@@ -179,7 +182,7 @@ export class ShardProjector {
     return { messages, end };
   }
 
-  /** Inserts the rows and moves next_offset in one transaction. */
+  /** Inserts the rows and moves next_offset atomically (with other shards' saves: ProjectionWriter). */
   private async save(messages: Projected[], end: number): Promise<void> {
     const tracer = getTracer();
     const spans: Span[] = messages.map(({ message }) =>
@@ -200,60 +203,24 @@ export class ShardProjector {
         contextFromCarrier(message),
       ),
     );
-    const client = await this.deps.pool.connect();
-    let inserted = new Set<string>();
     try {
-      const run = async () => {
-        await client.query('BEGIN');
-        if (messages.length > 0) {
-          const m = messages.map((p) => p.message);
-          const { rows } = await client.query<{ id: string }>(
-            `WITH ins AS (
-               INSERT INTO messages (id, session_id, seq, shard_id, sender_id, client_msg_id, body, sent_at, trace_id)
-               SELECT id, session_id, seq, $4, sender_id, client_msg_id, body, to_timestamp(sent_ms / 1000.0), trace_id
-               FROM unnest($1::uuid[], $2::text[], $3::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[])
-                 AS t(id, session_id, seq, sender_id, client_msg_id, body, sent_ms, trace_id)
-               ON CONFLICT (id) DO NOTHING
-               RETURNING id, session_id, seq
-             ), moved AS (
-               UPDATE sessions s SET last_seq = GREATEST(s.last_seq, top.seq)
-               FROM (SELECT session_id, max(seq) AS seq FROM ins GROUP BY session_id) top
-               WHERE s.id = top.session_id
-             )
-             SELECT id FROM ins`,
-            [
-              m.map((x) => x.messageId),
-              m.map((x) => x.sessionId),
-              m.map((x) => x.seq),
-              this.shardId,
-              m.map((x) => x.senderId),
-              m.map((x) => x.clientMsgId ?? null),
-              m.map((x) => x.text),
-              m.map((x) => x.sentAtMs),
-              m.map((x) => traceIdOf(x.traceparent)),
-            ],
-          );
-          inserted = new Set(rows.map((r) => r.id));
-        }
-        await client.query('UPDATE projections SET next_offset = $2 WHERE shard_id = $1', [
+      const run = () =>
+        this.deps.writer.save(
           this.shardId,
+          messages.map((p) => p.message),
           end,
-        ]);
-        await client.query('COMMIT');
-      };
-      // the first message's span carries the queries, so they show in a trace
-      await (spans[0]
+        );
+      // the first message's span carries the query, so it shows in a trace
+      const inserted = await (spans[0]
         ? otelContext.with(trace.setSpan(contextFromCarrier(messages[0]!.message), spans[0]), run)
         : run());
       messages.forEach(({ message }, i) =>
         spans[i]!.setAttribute(Attr.DB_ROWS, inserted.has(message.messageId) ? 1 : 0),
       );
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
       for (const span of spans) recordError(span, err);
       throw err;
     } finally {
-      client.release();
       for (const span of spans) span.end();
     }
   }
@@ -310,15 +277,8 @@ export class ShardProjector {
     );
   }
 
-  private async savePublished(end: number): Promise<void> {
-    await this.deps.pool.query('UPDATE projections SET published_offset = $2 WHERE shard_id = $1', [
-      this.shardId,
-      end,
-    ]);
+  /** JetStream has the shard below `end`: written with the node's next statement (see ProjectionWriter). */
+  private savePublished(end: number): void {
+    this.deps.writer.notePublished(this.shardId, end);
   }
-}
-
-/** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`), or null. */
-function traceIdOf(traceparent: string | undefined): string | null {
-  return parseTraceparent(traceparent)?.traceId ?? null;
 }

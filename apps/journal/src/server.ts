@@ -18,6 +18,7 @@ import type { Logger } from '@tracechat/telemetry';
 import type { JournalConfig } from './config';
 import { toRpcError } from './errors';
 import { MessageLog } from './messages';
+import { ProjectionWriter } from './projection-writer';
 import { ShardProjector } from './projector';
 import { NodeRegistration } from './registration';
 import { JournalService } from './service';
@@ -41,6 +42,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
   const pool = createPool(config.databaseUrl, 'tracechat-journal');
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   const projectors = new Map<string, ShardProjector>();
+  const writer = new ProjectionWriter(pool);
 
   const onInternalError = (err: unknown) => log.error({ err }, 'journal call failed');
   const wrap = unaryHandlers(toRpcError, onInternalError);
@@ -90,6 +92,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
           projector = new ShardProjector(shardId, {
             store: opened0,
             pool,
+            writer,
             js,
             subjectPrefix: config.natsSubjectPrefix,
             log,
@@ -178,6 +181,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       registration?.stop();
       await stopServer(server);
       await Promise.allSettled([...projectors.values()].map((p) => p.stop()));
+      await writer.flushPublished().catch(() => undefined);
       await nats?.drain().catch(() => undefined);
       await store?.close();
       await pool.end().catch(() => undefined);
