@@ -57,11 +57,15 @@ export class MessageLog {
 
   /**
    * `guard` runs before a shard is first used (and before it is created): it throws to refuse a
-   * shard, e.g. one whose records were lost. `onAppended` hears of every durable message.
+   * shard, e.g. one whose records were lost. `onAppended` hears of every durable message, with its offset and record.
    */
   constructor(
     private readonly store: JournalStore,
-    private readonly onAppended: (shardId: string) => void = () => undefined,
+    private readonly onAppended: (
+      shardId: string,
+      offset: number,
+      record: MessageRecord,
+    ) => void = () => undefined,
     private readonly guard: (shardId: string) => Promise<void> = async () => undefined,
   ) {}
 
@@ -95,7 +99,8 @@ export class MessageLog {
       };
     }
     const seq = state.nextSeq.get(message.sessionId) ?? 1;
-    const data = encodeMessageRecord({ ...message, seq });
+    const record: MessageRecord = { ...message, seq };
+    const data = encodeMessageRecord(record);
     const idBytes = Buffer.byteLength(message.sessionId, 'utf8');
     if (idBytes === 0 || idBytes > MAX_SESSION_ID_BYTES) {
       throw new InvalidArgumentError(`session id must be 1-${MAX_SESSION_ID_BYTES} UTF-8 bytes`);
@@ -128,7 +133,7 @@ export class MessageLog {
         entry.offset = result.firstOffset;
         entry.durable = undefined;
       }
-      this.onAppended(shardId);
+      this.onAppended(shardId, result.firstOffset, record);
       return {
         messageId: message.messageId,
         seq,

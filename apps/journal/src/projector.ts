@@ -39,6 +39,9 @@ export interface ProjectorDeps {
   readonly publishTimeoutMs?: number;
 }
 
+/** Records kept by `offer` at most; beyond it the projection reads from the store. */
+const RECENT_LIMIT = 20_000;
+
 interface Position {
   /** First offset not yet in Postgres. */
   next: number;
@@ -65,6 +68,8 @@ export class ShardProjector {
   private dirty = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  /** Records handed over by `offer`, by offset, until projected. */
+  private readonly recent = new Map<number, MessageRecord>();
 
   constructor(
     readonly shardId: string,
@@ -73,6 +78,16 @@ export class ShardProjector {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * A record just made durable, handed over from the writer so the projection need not read it
+   * back from the segment file; anything not handed over (or dropped) is read from the store.
+   */
+  offer(offset: number, record: MessageRecord): void {
+    if (this.recent.size >= RECENT_LIMIT) this.recent.clear(); // the projection is far behind
+    this.recent.set(offset, record);
+    this.notify();
   }
 
   /** New records are there: project them now rather than at the next poll. */
@@ -170,6 +185,15 @@ export class ShardProjector {
     from: number,
     max: number,
   ): Promise<{ messages: Projected[]; end: number }> {
+    // what was handed over, from `from` on while the offsets are contiguous
+    const handed: Projected[] = [];
+    for (let offset = from; handed.length < max; offset++) {
+      const message = this.recent.get(offset);
+      if (!message) break;
+      handed.push({ offset, message });
+    }
+    for (const offset of this.recent.keys()) if (offset < from) this.recent.delete(offset);
+    if (handed.length > 0) return { messages: handed, end: from + handed.length };
     const records = await this.deps.store.read(this.shardId, from, { maxRecords: max });
     const messages: Projected[] = [];
     for (const record of records) {

@@ -121,7 +121,11 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
           throw err;
         }
       };
-      const messages = new MessageLog(store, (shardId) => projectorFor(shardId).notify(), guard);
+      const messages = new MessageLog(
+        store,
+        (shardId, offset, record) => projectorFor(shardId).offer(offset, record),
+        guard,
+      );
       const service = new JournalService(store, messages);
       const handlers: JournalServiceHandlers = {
         AppendMessage: wrap((req) => service.appendMessage(req)),
