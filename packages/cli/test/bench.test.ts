@@ -94,7 +94,7 @@ describe('tracechat bench', () => {
     expect(traced.spans.collector.receiver_accepted).toBeGreaterThan(0);
     expect(typeof traced.spans.lost).toBe('number');
 
-    expect(traced.hops.analysed).toBeGreaterThan(0);
+    expect(traced.hops.complete).toBeGreaterThan(0);
     const total = traced.hops.hops.find((h: { name: string }) => h.name.startsWith('total'));
     expect(total.medianMs).toBeGreaterThan(0);
   }, 160_000);

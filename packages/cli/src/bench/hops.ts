@@ -129,11 +129,11 @@ export function hopMs(
 }
 
 export interface HopBreakdown {
-  /** Traces asked for / found with the push span / not complete in time. */
+  /** Traces asked for, found in Jaeger, and found reaching the push. */
   readonly requested: number;
-  readonly analysed: number;
-  readonly incomplete: number;
-  /** Median ms per hop over the traces that have it (null: no trace has it). */
+  readonly found: number;
+  readonly complete: number;
+  /** Median ms per hop over the traces that have both of its spans (null: none has). */
   readonly hops: {
     readonly name: string;
     readonly medianMs: number | null;
@@ -143,29 +143,34 @@ export interface HopBreakdown {
 
 /** Picks up to `n` ids spread evenly over the list. */
 export function spread<T>(items: readonly T[], n: number): T[] {
+  if (n <= 0) return [];
   if (items.length <= n) return [...items];
   return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
 }
 
 /**
- * Fetches the traces and takes the median of every hop. A trace counts once it holds its
- * `gateway.ws.push` span (the end of the path); it is fetched again until `deadline` otherwise.
+ * Fetches the traces and takes the median of every hop. Traces of delivered messages are fetched
+ * again until they hold their `gateway.ws.push` span (spans arrive from each service at its own
+ * pace) or `deadline`; those of undelivered ones once, to show how far they got.
  */
 export async function hopBreakdown(
   jaegerUrl: string,
-  traceIds: readonly string[],
+  traceIds: { readonly delivered: readonly string[]; readonly undelivered: readonly string[] },
   deadline: number,
 ): Promise<HopBreakdown> {
   const complete = (t: JaegerTrace | undefined): t is JaegerTrace =>
     t !== undefined && spansNamed(t, SpanName.GATEWAY_WS_PUSH).length > 0;
-  const traces = await mapLimit(traceIds, 4, async (id) => {
+  const delivered = await mapLimit(traceIds.delivered, 4, async (id) => {
     for (;;) {
       const trace = await fetchTrace(jaegerUrl, id).catch(() => undefined);
       if (complete(trace) || Date.now() > deadline) return trace;
       await sleep(500);
     }
   });
-  const found = traces.filter(complete);
+  const undelivered = await mapLimit(traceIds.undelivered, 4, (id) =>
+    fetchTrace(jaegerUrl, id).catch(() => undefined),
+  );
+  const found = [...delivered, ...undelivered].filter((t): t is JaegerTrace => t !== undefined);
   const paths = new Map(found.map((t) => [t, criticalPath(t)]));
   const hops = [ACK_HOP, ...HOPS, TOTAL_HOP].map((hop) => {
     const values = found.flatMap((t) => {
@@ -175,9 +180,9 @@ export async function hopBreakdown(
     return { name: hop.name, medianMs: round(median(values), 2), traces: values.length };
   });
   return {
-    requested: traceIds.length,
-    analysed: found.length,
-    incomplete: traceIds.length - found.length,
+    requested: traceIds.delivered.length + traceIds.undelivered.length,
+    found: found.length,
+    complete: found.filter(complete).length,
     hops,
   };
 }

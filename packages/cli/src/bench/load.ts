@@ -27,7 +27,10 @@ export interface LoadOptions {
   readonly warmup: number;
   /** Longest wait after the last send for the acks and pushes still due. */
   readonly drainSeconds: number;
-  /** A send without ack (or error) after this long counts as an error (`ack_timeout`). */
+  /**
+   * A send without ack (or error) after this long counts as an error (`ack_timeout`); an ack
+   * that still comes later is timed like any other.
+   */
   readonly ackTimeoutMs?: number;
   /** Size of each message's text in bytes (the tag plus padding). */
   readonly textBytes?: number;
@@ -77,7 +80,7 @@ export interface LoadResult {
 export interface LoadRun {
   readonly result: LoadResult;
   /** Trace ids (from the acks) of measured messages, in send order. */
-  readonly traceIds: readonly string[];
+  readonly traceIds: { readonly delivered: string[]; readonly undelivered: string[] };
 }
 
 interface Message {
@@ -87,6 +90,7 @@ interface Message {
   ackAt?: number;
   pushAt?: number;
   traceId?: string;
+  /** The code of the error frame that answered it. */
   error?: string;
 }
 
@@ -166,9 +170,9 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const inWindow = (t: number) => t >= windowStart && t < windowEnd;
   const padding = (tag: string) => 'x'.repeat(Math.max(0, textBytes - tag.length));
 
-  const fail = (kind: string) => {
-    count(kind);
-    errorCount++;
+  const fail = (kind: string, n = 1) => {
+    count(kind, n);
+    errorCount += n;
   };
 
   let sending = true;
@@ -275,7 +279,6 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       for (const n of [...session.pending]) {
         const message = session.messages[n]!;
         if (now - message.sentAt > ackTimeoutMs) {
-          message.error = 'ack_timeout';
           fail('ack_timeout');
           settled(session, n);
         }
@@ -358,10 +361,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     await Promise.allSettled(clients.map((c) => c.close()));
   }
   for (const session of sessions) {
-    for (const n of session.pending) {
-      session.messages[n]!.error = 'ack_timeout';
-      fail('ack_timeout');
-    }
+    if (session.pending.size > 0) fail('ack_timeout', session.pending.size);
     for (const message of session.messages)
       if (
         message.ackAt !== undefined &&
@@ -403,6 +403,11 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       push: summarize(pushSamples),
       errors: { total: errorCount, byKind: errors },
     },
-    traceIds: measured.flatMap((m) => (m.traceId ? [m.traceId] : [])),
+    traceIds: {
+      delivered: measured.filter((m) => m.traceId && m.pushAt !== undefined).map((m) => m.traceId!),
+      undelivered: measured
+        .filter((m) => m.traceId && m.pushAt === undefined)
+        .map((m) => m.traceId!),
+    },
   };
 }

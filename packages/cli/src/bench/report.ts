@@ -1,6 +1,7 @@
 // The bench's printed report: one table, a column per run (untraced, traced) and, with --compare,
 // the ratios traced/untraced.
 import type { Floors } from './floors';
+import { hasLoad } from './options';
 import type { BenchOptions } from './options';
 import type { RunResult } from './run';
 import { round } from './stats';
@@ -65,6 +66,8 @@ function render(header: string[], rows: Row[]): string {
 }
 
 function describeLoad(options: BenchOptions): string {
+  if (!hasLoad(options))
+    return `no load${options.idleConnections > 0 ? `, ${options.idleConnections} idle connections` : ''}`;
   const shape = options.inFlight
     ? `closed loop, ${options.inFlight} in flight per sender`
     : `open loop ${options.rate} msg/s`;
@@ -114,7 +117,10 @@ export function formatReport(report: BenchReport, options: BenchOptions): string
 
   if (runs.some((run) => run.cpu)) {
     section('CPU % of one core over the measured window (ms per delivered message)');
-    const names = [...new Set(runs.flatMap((x) => x.cpu?.processes.map((p) => p.name) ?? []))];
+    // the traced run (last) has every process, the collector included: its order first
+    const names = [
+      ...new Set([...runs].reverse().flatMap((x) => x.cpu?.processes.map((p) => p.name) ?? [])),
+    ];
     for (const name of names) {
       const kind = runs.flatMap((x) => x.cpu?.processes ?? []).find((p) => p.name === name)?.kind;
       row(kind === 'server' ? `${name} (shared server)` : name, (x) => {
@@ -130,7 +136,7 @@ export function formatReport(report: BenchReport, options: BenchOptions): string
   }
 
   section('memory MiB (RSS; a server of several processes: summed PSS)');
-  const memoryNames = [...new Set(runs.flatMap((x) => x.memory.map((m) => m.name)))];
+  const memoryNames = [...new Set([...runs].reverse().flatMap((x) => x.memory.map((m) => m.name)))];
   for (const name of memoryNames)
     row(name, (x) => {
       const m = x.memory.find((q) => q.name === name);
@@ -198,7 +204,7 @@ export function formatReport(report: BenchReport, options: BenchOptions): string
   if (runs.some((run) => run.hops)) {
     const hopRuns = runs.filter((x) => x.hops);
     section(
-      `per hop, median ms over ${hopRuns.map((x) => `${x.hops!.analysed}/${x.hops!.requested}`).join(', ')} traces`,
+      `per hop, median ms (traces: ${hopRuns.map((x) => `${x.hops!.found} found, ${x.hops!.complete} to the push`).join('; ')})`,
     );
     for (const hop of hopRuns[0]!.hops!.hops)
       row(hop.name, (x) => {

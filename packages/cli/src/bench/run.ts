@@ -10,7 +10,7 @@ import type { HopBreakdown } from './hops';
 import { measureIdleConnections } from './idle';
 import type { IdleResult } from './idle';
 import { runLoad } from './load';
-import type { LoadProgress, LoadResult } from './load';
+import type { LoadProgress, LoadResult, LoadRun } from './load';
 import { hasLoad } from './options';
 import type { BenchOptions } from './options';
 import { cpuBetween, memoryOf, sampleCpu, serverGroup, serviceGroup } from './procstat';
@@ -86,7 +86,7 @@ export async function benchRun(
     let load: LoadResult | null = null;
     let cpu: CpuReport | null = null;
     let memory: MemoryUsage[] = memoryOf(groups);
-    let traceIds: readonly string[] = [];
+    let traceIds: LoadRun['traceIds'] = { delivered: [], undelivered: [] };
     if (hasLoad(options)) {
       let start: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
       let end: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
@@ -154,12 +154,18 @@ export async function benchRun(
       const metricInterval = Number(options.env.OTEL_METRIC_EXPORT_INTERVAL ?? 5000);
       const countersReady = sleep(1000 + metricInterval + 1500);
       if (load && options.traces > 0) {
-        const ids = spread(traceIds, options.traces);
-        if (ids.length === 0) {
+        const delivered = spread(traceIds.delivered, options.traces);
+        const ids = {
+          delivered,
+          undelivered: spread(traceIds.undelivered, options.traces - delivered.length),
+        };
+        if (ids.delivered.length + ids.undelivered.length === 0) {
           notes.push('hop breakdown n/a: no measured message has a trace id');
         } else {
           // the collector's tail sampling holds a trace for its decision wait (5 s)
-          log(`${label}: fetching ${ids.length} traces from Jaeger`);
+          log(
+            `${label}: fetching ${ids.delivered.length + ids.undelivered.length} traces from Jaeger`,
+          );
           await sleep(collector ? 6000 : 1500);
           hops = await hopBreakdown(stack.jaegerUrl, ids, Date.now() + 15_000);
         }
