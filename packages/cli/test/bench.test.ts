@@ -55,7 +55,13 @@ describe('tracechat bench', () => {
       { maxBuffer: 16 * 1024 * 1024, timeout: 150_000 },
     );
     const report = JSON.parse(stdout);
-    expect(report.options).toMatchObject({ rate: 40, sessions: 2, seconds: 3, floors: false });
+    expect(report.options).toMatchObject({
+      rate: 40,
+      sessions: 2,
+      seconds: 3,
+      inFlight: null,
+      floors: false,
+    });
     expect(report.ratios).toBeNull();
     expect(report.floors).toBeNull();
     expect(report.runs).toHaveLength(1);

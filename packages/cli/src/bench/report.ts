@@ -16,7 +16,9 @@ export interface Ratios {
 }
 
 export interface BenchReport {
-  readonly options: Omit<BenchOptions, 'help' | 'json'>;
+  readonly options: Omit<BenchOptions, 'help' | 'json' | 'inFlight'> & {
+    readonly inFlight: number | null;
+  };
   readonly runs: RunResult[];
   readonly ratios: Ratios | null;
   readonly floors: Floors | null;

@@ -59,7 +59,7 @@ export async function bench(args: readonly string[]): Promise<void> {
     options: {
       sessions: options.sessions,
       rate: options.rate,
-      inFlight: options.inFlight,
+      inFlight: options.inFlight ?? null,
       seconds: options.seconds,
       warmup: options.warmup,
       drain: options.drain,
