@@ -1,5 +1,5 @@
 import type { JaegerTrace } from '@tracechat/client';
-import { HOPS, TOTAL_HOP, hopMs } from '../src/bench/hops';
+import { ACK_RETURN_HOP, HOPS, TOTAL_HOP, hopMs } from '../src/bench/hops';
 import { parsePrometheus, serviceSpans } from '../src/bench/spans';
 import { percentile, summarize } from '../src/bench/stats';
 
@@ -53,6 +53,7 @@ describe('the per-hop breakdown', () => {
       ['push (push.deliver → ws.push end)', 3],
     ]);
     expect(hopMs(MESSAGE, TOTAL_HOP)).toBe(53);
+    expect(hopMs(MESSAGE, ACK_RETURN_HOP)).toBe(10);
     expect(hops.reduce((sum, [, ms]) => sum + (ms as number), 0)).toBe(53);
   });
 

@@ -74,6 +74,13 @@ export const ACK_HOP: HopDefinition = {
   to: end(SpanName.GATEWAY_WS_ON_MESSAGE),
 };
 
+/** The way back to the sender: from the record being durable to the ack written. */
+export const ACK_RETURN_HOP: HopDefinition = {
+  name: 'ack return (durable → on_message end)',
+  from: end(SpanName.JOURNAL_APPEND_MESSAGE),
+  to: end(SpanName.GATEWAY_WS_ON_MESSAGE),
+};
+
 /**
  * The spans of that name, or when none (the span's operation moved to another service, which
  * changes only its prefix: docs/tracing.md) those whose name ends with the same operation.
@@ -172,7 +179,7 @@ export async function hopBreakdown(
   );
   const found = [...delivered, ...undelivered].filter((t): t is JaegerTrace => t !== undefined);
   const paths = new Map(found.map((t) => [t, criticalPath(t)]));
-  const hops = [ACK_HOP, ...HOPS, TOTAL_HOP].map((hop) => {
+  const hops = [ACK_HOP, ACK_RETURN_HOP, ...HOPS, TOTAL_HOP].map((hop) => {
     const values = found.flatMap((t) => {
       const ms = hopMs(t, hop, paths.get(t));
       return ms === undefined ? [] : [ms];
