@@ -57,7 +57,6 @@ export interface LoadResult {
   readonly targetRate: number | null;
   readonly inFlight: number | null;
   readonly warmupSeconds: number;
-  /** The measured window as it really was (timer precision). */
   readonly windowSeconds: number;
   /** Whole run, warm-up and drain included. */
   readonly sent: number;
@@ -165,8 +164,6 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const t0 = performance.now() + 50;
   const windowStart = t0 + options.warmup * 1000;
   const windowEnd = windowStart + options.seconds * 1000;
-  let windowOpenedAt = windowStart;
-  let windowClosedAt = windowEnd;
   const inWindow = (t: number) => t >= windowStart && t < windowEnd;
   const padding = (tag: string) => 'x'.repeat(Math.max(0, textBytes - tag.length));
 
@@ -304,14 +301,8 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   }, 1000);
 
   const windowTimers = [
-    setTimeout(() => {
-      windowOpenedAt = performance.now();
-      options.onWindow?.('start');
-    }, windowStart - performance.now()),
-    setTimeout(() => {
-      windowClosedAt = performance.now();
-      options.onWindow?.('end');
-    }, windowEnd - performance.now()),
+    setTimeout(() => options.onWindow?.('start'), windowStart - performance.now()),
+    setTimeout(() => options.onWindow?.('end'), windowEnd - performance.now()),
   ];
 
   try {
@@ -381,8 +372,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     if (message.ackAt !== undefined) ackSamples.push(message.ackAt - message.intended);
     if (message.pushAt !== undefined) pushSamples.push(message.pushAt - message.intended);
   }
-  const windowSeconds = (windowClosedAt - windowOpenedAt) / 1000;
-  const perSecond = (n: number) => (windowSeconds > 0 ? round(n / windowSeconds, 1) : null);
+  const perSecond = (n: number) => round(n / options.seconds, 1);
   return {
     result: {
       mode: closedLoop ? 'closed' : 'open',
@@ -390,7 +380,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       targetRate: closedLoop ? null : options.rate,
       inFlight: closedLoop ? options.inFlight! : null,
       warmupSeconds: options.warmup,
-      windowSeconds: round(windowSeconds, 3)!,
+      windowSeconds: options.seconds,
       sent,
       acked,
       delivered,
