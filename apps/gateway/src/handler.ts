@@ -38,8 +38,15 @@ export interface HandlerDeps {
   readonly log: Logger;
 }
 
-/** Frames of one connection waiting for the previous ones; past this the client is flooding. */
+/** Frames of one connection in flight or waiting; past this the client is flooding. */
 const MAX_QUEUED_FRAMES = 256;
+
+/** The frames of one connection: the last barrier (a non-send frame) and the sends after it. */
+interface Lane {
+  barrier: Promise<unknown>;
+  sends: Set<Promise<unknown>>;
+  waiting: number;
+}
 
 const EVENT_OF: Record<Exclude<FrameType, 'received'>, SamplingEvent> = {
   join: SamplingEvent.SESSION,
@@ -59,18 +66,25 @@ function asObject(value: unknown): Record<string, unknown> | undefined {
 /**
  * Handles the frames of every connection: one `gateway.ws.on_message` span per frame (a child of
  * the frame's traceparent when following is on and it is valid), a reply or an error frame, never
- * a thrown error. Frames of one connection are handled in order.
+ * a thrown error. Frames of one connection are handled in order, except that consecutive `send`
+ * frames are pipelined: each starts once the frames before the run are done, without waiting
+ * for the previous send's ack, and the sends leave for logic in frame order (logic keeps that
+ * order per session up to the journal, which assigns the seqs). Any other frame waits for
+ * everything before it, and everything after it waits for it.
  */
 export class FrameHandler {
-  private readonly queues = new WeakMap<Connection, Promise<void>>();
-  private readonly pending = new WeakMap<Connection, number>();
+  private readonly lanes = new WeakMap<Connection, Lane>();
 
   constructor(private readonly deps: HandlerDeps) {}
 
   /** Queues a raw frame of a connection. */
   accept(conn: Connection, raw: string): void {
-    const waiting = this.pending.get(conn) ?? 0;
-    if (!conn.limiter.take() || waiting >= MAX_QUEUED_FRAMES) {
+    let lane = this.lanes.get(conn);
+    if (!lane) {
+      lane = { barrier: Promise.resolve(), sends: new Set(), waiting: 0 };
+      this.lanes.set(conn, lane);
+    }
+    if (!conn.limiter.take() || lane.waiting >= MAX_QUEUED_FRAMES) {
       let id: string | null = null;
       try {
         id = frameIdOf(JSON.parse(raw));
@@ -80,13 +94,31 @@ export class FrameHandler {
       conn.send(serverFrames.error(id, 'RATE_LIMITED', 'too many frames, slow down', null));
       return;
     }
-    this.pending.set(conn, waiting + 1);
-    const previous = this.queues.get(conn) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.handle(conn, raw))
-      .catch((err: unknown) => this.deps.log.error({ err }, 'frame handling failed'))
-      .finally(() => this.pending.set(conn, (this.pending.get(conn) ?? 1) - 1));
-    this.queues.set(conn, next);
+    let decoded: unknown;
+    let decodeError: FrameError | undefined;
+    try {
+      decoded = decodeFrame(raw);
+    } catch (err) {
+      decodeError = err as FrameError;
+    }
+    const current = lane;
+    current.waiting++;
+    const run = () =>
+      this.handle(conn, raw, decoded, decodeError)
+        .catch((err: unknown) => this.deps.log.error({ err }, 'frame handling failed'))
+        .finally(() => current.waiting--);
+    const type = asObject(decoded)?.type;
+    if (type === 'received') {
+      // closes a delivery in its trace: nothing depends on its order
+      void run();
+    } else if (type === 'send') {
+      const done: Promise<unknown> = current.barrier.then(run);
+      current.sends.add(done);
+      void done.finally(() => current.sends.delete(done));
+    } else {
+      current.barrier = Promise.all([current.barrier, ...current.sends]).then(run);
+      current.sends.clear();
+    }
   }
 
   /** Replies to a binary frame, which protocol v1 does not use. */
@@ -101,14 +133,12 @@ export class FrameHandler {
     );
   }
 
-  private async handle(conn: Connection, raw: string): Promise<void> {
-    let decoded: unknown;
-    let decodeError: FrameError | undefined;
-    try {
-      decoded = decodeFrame(raw);
-    } catch (err) {
-      decodeError = err as FrameError;
-    }
+  private async handle(
+    conn: Connection,
+    raw: string,
+    decoded: unknown,
+    decodeError: FrameError | undefined,
+  ): Promise<void> {
     const obj = asObject(decoded);
     if (obj?.type === 'received') return this.received(conn, obj);
 

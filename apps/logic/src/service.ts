@@ -44,13 +44,37 @@ function toProto(message: StoredMessage): ChatMessage {
 
 /** The chat use cases, one span each, independent of gRPC. */
 export class ChatService {
+  /** Per session, the turn of the latest send: resolved once its append has been issued. */
+  private readonly turns = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: ChatServiceDeps) {}
+
+  /**
+   * A place in the session's line of sends, taken when a send arrives: `ready` resolves once
+   * every earlier send of the session has issued its append (or failed), `done` gives the turn
+   * to the next. Sends are checked in parallel but reach the journal, which assigns the seqs, in
+   * the order they arrived, so a client's pipelined sends keep their order.
+   */
+  private takeTurn(sessionId: string): { ready: Promise<void>; done: () => void } {
+    const ready = this.turns.get(sessionId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.turns.set(sessionId, mine);
+    return {
+      ready,
+      done: () => {
+        release();
+        if (this.turns.get(sessionId) === mine) this.turns.delete(sessionId);
+      },
+    };
+  }
 
   sendMessage(req: SendMessageRequest__Output): Promise<SendMessageResponse> {
     const sessionId = checkSessionId(req.sessionId);
     const userId = checkUserId(req.userId);
     const clientMsgId = checkClientMsgId(req.clientMsgId);
     const size = checkText(req.text, this.deps.maxTextBytes);
+    const turn = this.takeTurn(sessionId);
     return withSpan(
       SpanName.LOGIC_CHAT_SEND_MESSAGE,
       {
@@ -61,32 +85,42 @@ export class ChatService {
         },
       },
       async (span) => {
-        if (!(await this.deps.membership.isMember(sessionId, userId))) {
-          throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
+        try {
+          const member = await this.deps.membership.isMember(sessionId, userId);
+          await turn.ready;
+          if (!member) {
+            throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
+          }
+          // The journal assigns the seq, answers a repeated client_msg_id, and its projector
+          // stores and publishes the message once the record is durable.
+          const appended = await this.deps.journal.appendMessage(
+            {
+              sessionId,
+              messageId: randomUUID(),
+              senderId: userId,
+              text: req.text,
+              sentAtMs: Date.now(),
+              clientMsgId: clientMsgId ?? '',
+              originGatewayId: req.originGatewayId,
+              originConnectionId: req.originConnectionId,
+            },
+            turn.done,
+          );
+          span.setAttributes({
+            [Attr.MESSAGE_ID]: appended.messageId,
+            [Attr.MESSAGE_SEQ]: appended.seq,
+            [Attr.DUPLICATE]: appended.duplicate,
+          });
+          return {
+            messageId: appended.messageId,
+            seq: appended.seq,
+            sentAtMs: appended.sentAtMs,
+            duplicate: appended.duplicate,
+          };
+        } finally {
+          // after a failure too, but never before the earlier sends had their turn
+          void turn.ready.then(turn.done);
         }
-        // The journal assigns the seq, answers a repeated client_msg_id, and its projector
-        // stores and publishes the message once the record is durable.
-        const appended = await this.deps.journal.appendMessage({
-          sessionId,
-          messageId: randomUUID(),
-          senderId: userId,
-          text: req.text,
-          sentAtMs: Date.now(),
-          clientMsgId: clientMsgId ?? '',
-          originGatewayId: req.originGatewayId,
-          originConnectionId: req.originConnectionId,
-        });
-        span.setAttributes({
-          [Attr.MESSAGE_ID]: appended.messageId,
-          [Attr.MESSAGE_SEQ]: appended.seq,
-          [Attr.DUPLICATE]: appended.duplicate,
-        });
-        return {
-          messageId: appended.messageId,
-          seq: appended.seq,
-          sentAtMs: appended.sentAtMs,
-          duplicate: appended.duplicate,
-        };
       },
     );
   }

@@ -142,6 +142,8 @@ export class JournalWriter {
    */
   async appendMessage(
     message: Omit<AppendMessageRequest, 'shardId'> & { sessionId: string },
+    /** Runs once the first append call is issued (callers use it to keep their order). */
+    onIssued: () => void = () => undefined,
   ): Promise<AppendMessageResponse__Output> {
     const { sessionId } = message;
     let route = await this.shards.lookup(sessionId);
@@ -159,10 +161,12 @@ export class JournalWriter {
             },
           },
           async (span) => {
-            const res = await this.batcher(route.nodeAddress).call({
+            const call = this.batcher(route.nodeAddress).call({
               ...message,
               shardId: route.shardId,
             });
+            onIssued();
+            const res = await call;
             span.setAttributes({
               [Attr.JOURNAL_OFFSET]: res.offset,
               [Attr.MESSAGE_SEQ]: res.seq,

@@ -50,6 +50,8 @@ const MAX_GROUP = 256;
 interface Queued {
   readonly msg: JsMsg;
   readonly event: MessageEvent | Error;
+  /** When it was pulled (Date.now()). */
+  readonly queuedAt: number;
 }
 
 /** What the messages of one group share: the route lookup, and the turn to issue pushes. */
@@ -235,12 +237,13 @@ export class MessageConsumer {
     this.held++;
     this.unfinished.add(msg.seq);
     this.highestSeen = Math.max(this.highestSeen, msg.seq);
+    const queued = { msg, event, queuedAt: Date.now() };
     const queue = this.sessions.get(key);
     if (queue) {
-      queue.pending.push({ msg, event });
+      queue.pending.push(queued);
       return;
     }
-    const fresh = { pending: [{ msg, event }], running: Promise.resolve() };
+    const fresh = { pending: [queued], running: Promise.resolve() };
     this.sessions.set(key, fresh);
     fresh.running = this.drain(key, fresh);
   }
@@ -251,11 +254,11 @@ export class MessageConsumer {
       const group = queue.pending.splice(0, MAX_GROUP);
       const shared: Group = { turn: Promise.resolve() };
       await Promise.all(
-        group.map(({ msg, event }) => {
+        group.map(({ msg, event, queuedAt }) => {
           const turn = shared.turn;
           let done!: () => void;
           shared.turn = new Promise<void>((resolve) => (done = resolve));
-          return this.handle(msg, event, shared, turn, done).finally(() => {
+          return this.handle(msg, event, queuedAt, shared, turn, done).finally(() => {
             done();
             this.held--;
             this.unfinished.delete(msg.seq);
@@ -275,6 +278,7 @@ export class MessageConsumer {
   private handle(
     msg: JsMsg,
     event: MessageEvent | Error,
+    queuedAt: number,
     group: Group,
     turn: Promise<void>,
     issued: () => void,
@@ -312,8 +316,9 @@ export class MessageConsumer {
           [Attr.SESSION_ID]: event.sessionId,
           [Attr.MESSAGE_ID]: event.messageId,
         });
-        // the message may have waited behind its session's earlier ones
-        msg.working();
+        // a message that waited long behind its session's earlier ones gets more time (the
+        // signal is a message to the server, so only when it is needed)
+        if (Date.now() - queuedAt > this.settings.ackWaitMs / 3) msg.working();
         const took = this.delivered.get(event.messageId) ?? new Set<string>();
         try {
           const routes = await this.routesFor(event.sessionId, msg, group);

@@ -3,6 +3,14 @@ import type { Redis } from 'ioredis';
 const userKey = (userId: string) => `tracechat:presence:${userId}`;
 const gatewayKey = (gatewayId: string) => `tracechat:gateway:${gatewayId}`;
 
+/** For each key (a user's sorted set), its members scored at or after ARGV[1] (now). */
+const LIVE_GATEWAYS = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('ZRANGEBYSCORE', key, ARGV[1], '+inf')
+end
+return out`;
+
 /**
  * Presence in Redis. Each user has a sorted set of the gateways they are connected to, scored
  * by the time the entry expires; gateways refresh their users on every heartbeat, so a gateway
@@ -37,17 +45,22 @@ export class Presence {
     if (count > 0) await pipeline.exec();
   }
 
-  /** The live gateways of each user, grouped by gateway: gateway id → user ids. */
+  /**
+   * The live gateways of each user, grouped by gateway: gateway id → user ids. One command
+   * for all the users (a script), so routing a message costs one round trip and one write
+   * whatever the session's size.
+   */
   async gatewaysOf(userIds: readonly string[]): Promise<Map<string, string[]>> {
     const byGateway = new Map<string, string[]>();
     if (userIds.length === 0) return byGateway;
-    const now = Date.now();
-    const pipeline = this.redis.pipeline();
-    for (const userId of userIds) pipeline.zrangebyscore(userKey(userId), now, '+inf');
-    const results = (await pipeline.exec()) ?? [];
-    results.forEach(([err, gateways], i) => {
-      if (err) throw err;
-      for (const gatewayId of gateways as string[]) {
+    const results = (await this.redis.eval(
+      LIVE_GATEWAYS,
+      userIds.length,
+      ...userIds.map(userKey),
+      Date.now(),
+    )) as string[][];
+    results.forEach((gateways, i) => {
+      for (const gatewayId of gateways) {
         const users = byGateway.get(gatewayId) ?? [];
         users.push(userIds[i]!);
         byGateway.set(gatewayId, users);

@@ -44,6 +44,23 @@ describe('delivery', () => {
     });
   });
 
+  it('gives pipelined sends of one connection seqs in the order they were sent, pushed in that order', async () => {
+    const room = stack.session('pipelined');
+    const sender = await stack.connect(stack.user('pipeliner'), 1);
+    const reader = await stack.connect(stack.user('watcher'), 2);
+    await joinAll(room, sender, reader);
+    // forty sends without waiting for any ack (the first of them misses every cache)
+    const acks = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => sender.request({ type: 'send', session: room, text: `n${i}` })),
+    );
+    expect(acks.map((a) => a.type)).toEqual(acks.map(() => 'ack'));
+    expect(acks.map((a) => a.seq)).toEqual(acks.map((_, i) => i + 1));
+    // the last one, taken by waitFor, was pushed after all the others kept in `received`
+    const last = await reader.waitFor(isMessage(acks[39]!.message_id));
+    const pushed = [...reader.received.filter((f) => f.type === 'message' && f.session === room), last];
+    expect(pushed.map((f) => f.text)).toEqual(acks.map((_, i) => `n${i}`));
+  });
+
   it('gives a repeated send with the same client_msg_id the same message, delivered once', async () => {
     const room = stack.session('dedupe');
     const sender = await stack.connect(stack.user('sender'), 1);
