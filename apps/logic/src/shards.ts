@@ -183,6 +183,12 @@ export class JournalWriter {
             { cause: err },
           );
         }
+        if (isServiceError(err) && err.code === Status.DEADLINE_EXCEEDED) {
+          // it may have been stored: the client retries with its client_msg_id
+          throw new ChatError('UNAVAILABLE', 'message storage did not answer in time (journal)', {
+            cause: err,
+          });
+        }
         const retriable =
           isServiceError(err) && (err.code === Status.UNAVAILABLE || err.code === Status.NOT_FOUND);
         if (!retriable) throw err;
