@@ -1,8 +1,9 @@
 'use strict';
-// A minimal OTLP/HTTP receiver for the span benchmark: it answers every export with success and
-// counts the spans it was sent (OTLP/JSON or OTLP/protobuf), so the benchmark can tell whether
-// any were lost. It runs in its own process so its CPU is not billed to the spans measured.
-// Started by spans.js: reports its port, answers { type: 'report' } with the counts and
+// A minimal OTLP/HTTP receiver: it answers every export with success and counts the spans it was
+// sent (OTLP/JSON or OTLP/protobuf) by name, so the span benchmark (spans.js) and the export tests
+// can tell whether any were lost. It runs in its own process: its CPU is not billed to the spans
+// measured, and the sender's HTTP instrumentation never traces it. Forked with an IPC channel:
+// it sends { type: 'ready', port }, answers { type: 'report' } with the counts and
 // { type: 'reset' } by zeroing them.
 const http = require('node:http');
 
@@ -36,30 +37,46 @@ function eachLenField(buf, start, end, onField) {
   }
 }
 
-/** Spans in an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
-function countProtobufSpans(buf) {
-  let spans = 0;
+/** Span names in an ExportTraceServiceRequest: resource_spans(1) > scope_spans(2) > spans(2). */
+function protobufSpanNames(buf) {
+  const names = [];
   eachLenField(buf, 0, buf.length, (f1, s1, e1) => {
     if (f1 !== 1) return;
     eachLenField(buf, s1, e1, (f2, s2, e2) => {
       if (f2 !== 2) return;
-      eachLenField(buf, s2, e2, (f3) => {
-        if (f3 === 2) spans++;
+      eachLenField(buf, s2, e2, (f3, s3, e3) => {
+        if (f3 !== 2) return;
+        let name = '';
+        eachLenField(buf, s3, e3, (f4, s4, e4) => {
+          if (f4 === 5) name = buf.toString('utf8', s4, e4);
+        });
+        names.push(name);
       });
     });
   });
-  return spans;
+  return names;
 }
 
-function countJsonSpans(buf) {
+function jsonSpanNames(buf) {
   const body = JSON.parse(buf.toString('utf8'));
-  let spans = 0;
+  const names = [];
   for (const rs of body.resourceSpans ?? [])
-    for (const ss of rs.scopeSpans ?? []) spans += (ss.spans ?? []).length;
-  return spans;
+    for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) names.push(span.name);
+  return names;
 }
 
-const counts = { spans: 0, traceRequests: 0, traceBytes: 0, metricRequests: 0, errors: 0 };
+const counts = {
+  spans: 0,
+  traceRequests: 0,
+  traceBytes: 0,
+  /** requests (traces and metrics) by content type */
+  protobufRequests: 0,
+  jsonRequests: 0,
+  metricRequests: 0,
+  errors: 0,
+  /** spans received, by name */
+  names: {},
+};
 
 const server = http.createServer((req, res) => {
   const chunks = [];
@@ -67,11 +84,16 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const body = Buffer.concat(chunks);
     const json = (req.headers['content-type'] ?? '').includes('json');
+    if (json) counts.jsonRequests++;
+    else if (req.headers['content-type'] === 'application/x-protobuf') counts.protobufRequests++;
     if (req.url === '/v1/traces') {
       counts.traceRequests++;
       counts.traceBytes += body.length;
       try {
-        counts.spans += json ? countJsonSpans(body) : countProtobufSpans(body);
+        for (const name of json ? jsonSpanNames(body) : protobufSpanNames(body)) {
+          counts.spans++;
+          counts.names[name] = (counts.names[name] ?? 0) + 1;
+        }
       } catch {
         counts.errors++;
       }
@@ -88,9 +110,9 @@ server.listen(0, '127.0.0.1', () => {
   process.send({ type: 'ready', port: server.address().port });
 });
 process.on('message', (msg) => {
-  if (msg.type === 'report') process.send({ type: 'report', counts: { ...counts } });
+  if (msg.type === 'report') process.send({ type: 'report', counts });
   if (msg.type === 'reset') {
-    for (const key of Object.keys(counts)) counts[key] = 0;
+    for (const key of Object.keys(counts)) counts[key] = key === 'names' ? {} : 0;
     process.send({ type: 'reset' });
   }
 });

@@ -6,16 +6,20 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TelemetryConfig } from './config';
 import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
-import { countingBatchSpanProcessor, initSpanCounters } from './span-processor';
+import { countingBatchSpanProcessor, exportConcurrency, initSpanCounters } from './span-processor';
 
 interface Running {
   sdk: NodeSDK;
@@ -37,10 +41,30 @@ const stderrDiag: DiagLogger = {
   verbose: () => undefined,
 };
 
+/** OTLP/HTTP span exporter in the configured encoding (protobuf unless told otherwise). */
+export function traceExporter(config: TelemetryConfig): SpanExporter {
+  const options = {
+    url: config.otlpTracesEndpoint,
+    // a flush sends every queued batch at once: none may be refused for concurrency
+    concurrencyLimit: exportConcurrency(config.spanExport),
+  };
+  return config.otlpTracesProtocol === 'http/json'
+    ? new JsonTraceExporter(options)
+    : new ProtobufTraceExporter(options);
+}
+
+function metricExporter(config: TelemetryConfig): PushMetricExporter {
+  const options = { url: config.otlpMetricsEndpoint };
+  return config.otlpMetricsProtocol === 'http/json'
+    ? new JsonMetricExporter(options)
+    : new ProtobufMetricExporter(options);
+}
+
 /**
- * Starts OpenTelemetry for this process: OTLP/HTTP traces through a batch processor, OTLP
- * metrics, the head sampler, W3C propagation and the auto-instrumentations tracechat wants
- * (fs, dns and net off: noise, and stray one-span traces). Idempotent; a no-op when disabled.
+ * Starts OpenTelemetry for this process: OTLP/HTTP traces (protobuf unless configured otherwise)
+ * through a counting batch processor, OTLP metrics, the head sampler, W3C propagation and the
+ * auto-instrumentations tracechat wants (fs, dns and net off: noise, and stray one-span traces).
+ * Idempotent; a no-op when disabled.
  */
 export function startTelemetry(config: TelemetryConfig): void {
   if (holder[KEY] || !config.enabled) return;
@@ -54,17 +78,17 @@ export function startTelemetry(config: TelemetryConfig): void {
       'deployment.environment.name': config.environment,
     }),
     sampler,
-    spanProcessors: [
-      countingBatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
-    ],
-    metricReader:
+    spanProcessors: [countingBatchSpanProcessor(traceExporter(config), config.spanExport)],
+    metricReaders:
       config.metricsExporter === 'none'
-        ? undefined
-        : new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
-            exportIntervalMillis: config.metricsExportIntervalMs,
-            exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
-          }),
+        ? []
+        : [
+            new PeriodicExportingMetricReader({
+              exporter: metricExporter(config),
+              exportIntervalMillis: config.metricsExportIntervalMs,
+              exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
+            }),
+          ],
     textMapPropagator: new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
