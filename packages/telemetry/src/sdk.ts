@@ -1,6 +1,5 @@
-import { diag, DiagLogLevel } from '@opentelemetry/api';
-import type { DiagLogger } from '@opentelemetry/api';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { createNoopMeter, diag, DiagLogLevel } from '@opentelemetry/api';
+import type { DiagLogger, MeterProvider } from '@opentelemetry/api';
 import {
   CompositePropagator,
   W3CBaggagePropagator,
@@ -10,6 +9,13 @@ import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporte
 import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
@@ -60,15 +66,45 @@ function metricExporter(config: TelemetryConfig): PushMetricExporter {
     : new ProtobufMetricExporter(options);
 }
 
+const noopMeterProvider: MeterProvider = { getMeter: () => createNoopMeter() };
+
+/**
+ * The instrumentations of the libraries tracechat uses, and no others: each one loaded costs
+ * start-up time and a require hook. They make spans only: their metrics (pg and HTTP durations,
+ * pool counts) are read by no dashboard or alert, yet would cost a histogram record with its
+ * attribute hashing on every query and request, so they get a meter that records nothing.
+ * `fs`, `dns` and `net` are absent on purpose: noise, and stray one-span traces.
+ */
+function libraryInstrumentations(): Instrumentation[] {
+  return [
+    new GrpcInstrumentation(),
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
+    }),
+    // pool checkouts make no span of their own: the query span shows what the query took
+    new PgInstrumentation({
+      requireParentSpan: true,
+      enhancedDatabaseReporting: false,
+      ignoreConnectSpans: true,
+    }),
+    new IORedisInstrumentation({ requireParentSpan: true }),
+    new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+  ];
+}
+
 /**
  * Starts OpenTelemetry for this process: OTLP/HTTP traces (protobuf unless configured otherwise)
- * through a counting batch processor, OTLP metrics, the head sampler, W3C propagation and the
- * auto-instrumentations tracechat wants (fs, dns and net off: noise, and stray one-span traces).
- * Idempotent; a no-op when disabled.
+ * through a counting batch processor, OTLP metrics, the head sampler, W3C propagation, and the
+ * instrumentations of gRPC, HTTP, fastify, pg and ioredis. Idempotent; a no-op when disabled.
  */
 export function startTelemetry(config: TelemetryConfig): void {
   if (holder[KEY] || !config.enabled) return;
   diag.setLogger(stderrDiag, DiagLogLevel.WARN);
+  // before anything the service requires: each library is patched as it loads
+  registerInstrumentations({
+    instrumentations: libraryInstrumentations(),
+    meterProvider: noopMeterProvider,
+  });
   const sampler = new ChatSampler(config.sampling);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
@@ -92,23 +128,8 @@ export function startTelemetry(config: TelemetryConfig): void {
     textMapPropagator: new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
-    instrumentations: [
-      getNodeAutoInstrumentations({
-        '@opentelemetry/instrumentation-fs': { enabled: false },
-        '@opentelemetry/instrumentation-dns': { enabled: false },
-        '@opentelemetry/instrumentation-net': { enabled: false },
-        '@opentelemetry/instrumentation-pino': { enabled: false },
-        '@opentelemetry/instrumentation-pg': {
-          requireParentSpan: true,
-          enhancedDatabaseReporting: false,
-        },
-        '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
-        '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
-        },
-      }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
-    ],
+    // event loop, GC and heap metrics, read once per export
+    instrumentations: [new RuntimeNodeInstrumentation()],
   });
   sdk.start();
   holder[KEY] = { sdk, sampler, config };
