@@ -14,6 +14,10 @@ export const SamplingAttributes = {
   EVENT: Attr.EVENT,
 } as const;
 
+// Decisions are shared, not built per span: the SDK only reads them.
+const SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
+const DROPPED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+
 export interface Whitelist {
   readonly users: ReadonlySet<string>;
   readonly sessions: ReadonlySet<string>;
@@ -56,25 +60,16 @@ export class ChatSampler implements Sampler {
     attributes: Attributes,
     links: Link[],
   ): SamplingResult {
-    if (attributes[SamplingAttributes.DEBUG] === true) {
-      return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-    }
+    if (attributes[SamplingAttributes.DEBUG] === true) return SAMPLED;
     const parent = trace.getSpanContext(ctx);
     if (parent && trace.isSpanContextValid(parent)) {
-      return {
-        decision:
-          (parent.traceFlags & 1) === 1
-            ? SamplingDecision.RECORD_AND_SAMPLED
-            : SamplingDecision.NOT_RECORD,
-      };
+      return (parent.traceFlags & 1) === 1 ? SAMPLED : DROPPED;
     }
     const event = attributes[SamplingAttributes.EVENT];
     if (typeof event === 'string' && event in this.config.events) {
-      if (!this.config.events[event as SamplingEvent]) {
-        return { decision: SamplingDecision.NOT_RECORD };
-      }
+      if (!this.config.events[event as SamplingEvent]) return DROPPED;
     }
-    if (this.whitelisted(attributes)) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    if (this.whitelisted(attributes) || this.config.ratio >= 1) return SAMPLED;
     return this.ratio.shouldSample(ctx, traceId, spanName, spanKind, attributes, links);
   }
 

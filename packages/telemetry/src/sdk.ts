@@ -1,21 +1,31 @@
-import { diag, DiagLogLevel } from '@opentelemetry/api';
-import type { DiagLogger } from '@opentelemetry/api';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { createNoopMeter, diag, DiagLogLevel } from '@opentelemetry/api';
+import type { DiagLogger, MeterProvider } from '@opentelemetry/api';
 import {
   CompositePropagator,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TelemetryConfig } from './config';
 import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
-import { countingBatchSpanProcessor, initSpanCounters } from './span-processor';
+import { countingBatchSpanProcessor, exportConcurrency, initSpanCounters } from './span-processor';
 
 /** The batched gRPC methods (batch.proto); the grpc instrumentation leaves them alone. */
 const BATCH_METHODS = ['SendMessages', 'AppendMessages', 'DeliverBatch'];
@@ -40,14 +50,66 @@ const stderrDiag: DiagLogger = {
   verbose: () => undefined,
 };
 
+/** OTLP/HTTP span exporter in the configured encoding (protobuf unless told otherwise). */
+export function traceExporter(config: TelemetryConfig): SpanExporter {
+  const options = {
+    url: config.otlpTracesEndpoint,
+    // a flush sends every queued batch at once: none may be refused for concurrency
+    concurrencyLimit: exportConcurrency(config.spanExport),
+  };
+  return config.otlpTracesProtocol === 'http/json'
+    ? new JsonTraceExporter(options)
+    : new ProtobufTraceExporter(options);
+}
+
+function metricExporter(config: TelemetryConfig): PushMetricExporter {
+  const options = { url: config.otlpMetricsEndpoint };
+  return config.otlpMetricsProtocol === 'http/json'
+    ? new JsonMetricExporter(options)
+    : new ProtobufMetricExporter(options);
+}
+
+const noopMeterProvider: MeterProvider = { getMeter: () => createNoopMeter() };
+
 /**
- * Starts OpenTelemetry for this process: OTLP/HTTP traces through a batch processor, OTLP
- * metrics, the head sampler, W3C propagation and the auto-instrumentations tracechat wants
- * (fs, dns and net off: noise, and stray one-span traces). Idempotent; a no-op when disabled.
+ * The instrumentations of the libraries tracechat uses, and no others: each one loaded costs
+ * start-up time and a require hook. They make spans only: their metrics (pg and HTTP durations,
+ * pool counts) are read by no dashboard or alert, yet would cost a histogram record with its
+ * attribute hashing on every query and request, so they get a meter that records nothing.
+ * `fs`, `dns` and `net` are absent on purpose: noise, and stray one-span traces.
+ */
+function libraryInstrumentations(): Instrumentation[] {
+  return [
+    // A batch RPC belongs to no single message: each of its calls carries its own trace context
+    // and is traced on its own (see docs/tracing.md).
+    new GrpcInstrumentation({ ignoreGrpcMethods: BATCH_METHODS }),
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
+    }),
+    // pool checkouts make no span of their own: the query span shows what the query took
+    new PgInstrumentation({
+      requireParentSpan: true,
+      enhancedDatabaseReporting: false,
+      ignoreConnectSpans: true,
+    }),
+    new IORedisInstrumentation({ requireParentSpan: true }),
+    new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+  ];
+}
+
+/**
+ * Starts OpenTelemetry for this process: OTLP/HTTP traces (protobuf unless configured otherwise)
+ * through a counting batch processor, OTLP metrics, the head sampler, W3C propagation, and the
+ * instrumentations of gRPC, HTTP, fastify, pg and ioredis. Idempotent; a no-op when disabled.
  */
 export function startTelemetry(config: TelemetryConfig): void {
   if (holder[KEY] || !config.enabled) return;
   diag.setLogger(stderrDiag, DiagLogLevel.WARN);
+  // before anything the service requires: each library is patched as it loads
+  registerInstrumentations({
+    instrumentations: libraryInstrumentations(),
+    meterProvider: noopMeterProvider,
+  });
   const sampler = new ChatSampler(config.sampling);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
@@ -57,40 +119,22 @@ export function startTelemetry(config: TelemetryConfig): void {
       'deployment.environment.name': config.environment,
     }),
     sampler,
-    spanProcessors: [
-      countingBatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpTracesEndpoint })),
-    ],
-    metricReader:
+    spanProcessors: [countingBatchSpanProcessor(traceExporter(config), config.spanExport)],
+    metricReaders:
       config.metricsExporter === 'none'
-        ? undefined
-        : new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter({ url: config.otlpMetricsEndpoint }),
-            exportIntervalMillis: config.metricsExportIntervalMs,
-            exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
-          }),
+        ? []
+        : [
+            new PeriodicExportingMetricReader({
+              exporter: metricExporter(config),
+              exportIntervalMillis: config.metricsExportIntervalMs,
+              exportTimeoutMillis: Math.min(config.metricsExportIntervalMs, 30_000),
+            }),
+          ],
     textMapPropagator: new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
-    instrumentations: [
-      getNodeAutoInstrumentations({
-        '@opentelemetry/instrumentation-fs': { enabled: false },
-        '@opentelemetry/instrumentation-dns': { enabled: false },
-        '@opentelemetry/instrumentation-net': { enabled: false },
-        '@opentelemetry/instrumentation-pino': { enabled: false },
-        '@opentelemetry/instrumentation-pg': {
-          requireParentSpan: true,
-          enhancedDatabaseReporting: false,
-        },
-        '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
-        // A batch RPC belongs to no single message: each of its calls carries its own trace
-        // context and is traced on its own (see docs/tracing.md).
-        '@opentelemetry/instrumentation-grpc': { ignoreGrpcMethods: BATCH_METHODS },
-        '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
-        },
-      }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
-    ],
+    // event loop, GC and heap metrics, read once per export
+    instrumentations: [new RuntimeNodeInstrumentation()],
   });
   sdk.start();
   holder[KEY] = { sdk, sampler, config };

@@ -74,10 +74,12 @@ function queueFullMeterProvider(): MeterProvider {
 }
 
 /**
- * The SDK's batch span processor (with its `OTEL_BSP_*` settings), counting every span it loses in
+ * The SDK's batch span processor, counting every span it loses in
  * `tracechat.telemetry.spans.dropped`: refused by a full queue (`error.type=queue_full`) or in a
  * failed export (`export_failed`); spans exported go to `tracechat.telemetry.spans.exported`.
- * Spans of unsampled traces never enter the queue and are not counted.
+ * Spans of unsampled traces never enter the queue and are not counted. Settings not given in
+ * `config` come from `OTEL_BSP_*`, then the SDK's defaults (startTelemetry passes tracechat's:
+ * see DEFAULT_SPAN_EXPORT).
  */
 export function countingBatchSpanProcessor(
   exporter: SpanExporter,
@@ -90,6 +92,21 @@ export function countingBatchSpanProcessor(
     selfObsMeterProvider: queueFullMeterProvider(),
   };
   return new BatchSpanProcessor(new CountingExporter(exporter), options);
+}
+
+/**
+ * How many exports an OTLP exporter behind this processor must accept at once. The processor
+ * sends one batch at a time, except when it is flushed (shutdown, forceFlush): then every queued
+ * batch goes out together, beside the one that may still be in flight. An exporter whose
+ * concurrency limit is lower fails the extra batches ("Concurrent export limit reached") and
+ * their spans are lost.
+ */
+export function exportConcurrency(
+  config: Pick<BufferConfig, 'maxQueueSize' | 'maxExportBatchSize'>,
+): number {
+  const queue = config.maxQueueSize ?? 2048;
+  const batch = Math.min(config.maxExportBatchSize ?? 512, queue);
+  return Math.ceil(queue / batch) + 1;
 }
 
 /** Creates both span counters at 0, so "nothing lost" reads as 0 rather than as no series. */

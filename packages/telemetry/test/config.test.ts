@@ -1,5 +1,6 @@
 import { ConfigError } from '@tracechat/config';
 import { loadTelemetryConfig } from '../src';
+import { DEFAULT_SPAN_EXPORT } from '../src/config';
 
 describe('loadTelemetryConfig', () => {
   it('reads the seeds’ names beside the standard OTEL_* variables', () => {
@@ -55,6 +56,59 @@ describe('loadTelemetryConfig', () => {
     );
     expect(() => loadTelemetryConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' })).toThrow(
       /OTEL_EXPORTER_OTLP_ENDPOINT: expected a URL/,
+    );
+  });
+
+  it('exports OTLP/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL (or a per-signal one) says json', () => {
+    expect(loadTelemetryConfig({})).toMatchObject({
+      otlpTracesProtocol: 'http/protobuf',
+      otlpMetricsProtocol: 'http/protobuf',
+    });
+    expect(loadTelemetryConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toMatchObject({
+      otlpTracesProtocol: 'http/json',
+      otlpMetricsProtocol: 'http/json',
+    });
+    expect(
+      loadTelemetryConfig({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+    ).toMatchObject({ otlpTracesProtocol: 'http/protobuf', otlpMetricsProtocol: 'http/json' });
+    // gRPC would need its own endpoint (4317) and client: refused rather than silently ignored
+    expect(() => loadTelemetryConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+      /OTEL_EXPORTER_OTLP_PROTOCOL: expected one of http\/protobuf, http\/json/,
+    );
+  });
+
+  it('sizes the batch span processor for ~20k spans/s, with OTEL_BSP_* overriding each setting', () => {
+    expect(loadTelemetryConfig({}).spanExport).toEqual(DEFAULT_SPAN_EXPORT);
+    expect(DEFAULT_SPAN_EXPORT).toEqual({
+      maxQueueSize: 16_384,
+      maxExportBatchSize: 2048,
+      scheduledDelayMillis: 1000,
+      exportTimeoutMillis: 30_000,
+    });
+    expect(
+      loadTelemetryConfig({
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_BSP_MAX_QUEUE_SIZE: '512',
+        OTEL_BSP_EXPORT_TIMEOUT: '5000',
+      }).spanExport,
+    ).toEqual({
+      maxQueueSize: 512,
+      // the default batch never exceeds a smaller queue
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 50,
+      exportTimeoutMillis: 5000,
+    });
+    expect(() =>
+      loadTelemetryConfig({
+        OTEL_BSP_MAX_QUEUE_SIZE: '100',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200',
+      }),
+    ).toThrow(/OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE/);
+    expect(() => loadTelemetryConfig({ OTEL_BSP_SCHEDULE_DELAY: 'soon' })).toThrow(
+      /OTEL_BSP_SCHEDULE_DELAY: expected an integer/,
     );
   });
 });
