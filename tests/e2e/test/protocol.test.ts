@@ -145,9 +145,9 @@ describe('bad input', () => {
     const limited = frames.filter((f) => f.type === 'error' && f.code === 'RATE_LIMITED');
     expect(limited.length).toBeGreaterThan(0);
     expect(frames.filter((f) => f.type === 'pong').length).toBeGreaterThanOrEqual(100);
-    // the bucket refills with time: pings are answered again within seconds
+    // the bucket refills with time: pings are answered again within seconds, on the same
+    // connection (a second ping right after could meet an empty bucket again, so one is the proof)
     await waitFor(async () => (await flooder.request({ type: 'ping' })).type === 'pong', { timeoutMs: 5000, intervalMs: 200, what: 'a pong after the flood' });
-    await stillUsable(flooder);
   });
 
   describe('tokens at the upgrade', () => {
