@@ -37,6 +37,7 @@ function parseArgs(argv) {
     prof: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') continue; // what `pnpm … bench -- <options>` passes first
     const key = argv[i].replace(/^--/, '');
     const value = argv[++i];
     if (!(key in args) || value === undefined)
