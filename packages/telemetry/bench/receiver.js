@@ -109,6 +109,8 @@ server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   process.send({ type: 'ready', port: server.address().port });
 });
+// the sender is gone (however it ended): so is this process
+process.on('disconnect', () => process.exit(0));
 process.on('message', (msg) => {
   if (msg.type === 'report') process.send({ type: 'report', counts });
   if (msg.type === 'reset') {
