@@ -2,6 +2,7 @@ import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, shutdownTelemetry, startTelemetry, withSpan } from '../src';
 import { traceExporter } from '../src/sdk';
 import { countingBatchSpanProcessor, exportConcurrency } from '../src/span-processor';
@@ -131,8 +132,20 @@ describe('startTelemetry', () => {
   it('exports the spans of withSpan over OTLP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
     const before = await receiver.counts();
     startTelemetry(loadTelemetryConfig(env({ OTEL_BSP_SCHEDULE_DELAY: '10' })));
-    await withSpan('outer', {}, () => withSpan('inner', {}, () => undefined));
+    const resource = await withSpan('outer', {}, (span) =>
+      withSpan('inner', {}, () => (span as unknown as ReadableSpan).resource),
+    );
     await shutdownTelemetry();
+    // who sent it, and nothing of the command line, executable or runtime
+    expect(Object.keys(resource.attributes).sort()).toEqual([
+      'deployment.environment.name',
+      'host.name',
+      'process.pid',
+      'service.instance.id',
+      'service.name',
+      'service.version',
+    ]);
+    expect(resource.attributes['service.name']).toBe('export-test');
     const after = await receiver.counts();
     expect(after.names).toMatchObject({ outer: 1, inner: 1 });
     expect(after.protobufRequests).toBeGreaterThan(before.protobufRequests);
