@@ -1,9 +1,8 @@
-import { CallBatcher, Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import { Status, batchedCalls, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import type { CallBatcher } from '@tracechat/protos';
 import type {
   AppendMessageRequest,
   AppendMessageResponse__Output,
-  AppendMessagesRequest,
-  AppendMessagesResponse__Output,
   JournalServiceClient,
   LookupShardRequest,
   LookupShardResponse__Output,
@@ -119,15 +118,7 @@ export class JournalWriter {
     let batcher = this.batchers.get(address);
     if (!batcher) {
       const client = this.client(address);
-      batcher = new CallBatcher(async (calls) => {
-        const res = await unary<AppendMessagesRequest, AppendMessagesResponse__Output>(
-          client,
-          client.AppendMessages,
-          { calls },
-          this.deadlineMs,
-        );
-        return res.results;
-      });
+      batcher = batchedCalls(client, client.AppendMessages, this.deadlineMs);
       this.batchers.set(address, batcher);
     }
     return batcher;

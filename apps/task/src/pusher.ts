@@ -1,8 +1,7 @@
-import { CallBatcher, grpc, tracechatV1, unary } from '@tracechat/protos';
+import { batchedCalls, grpc, tracechatV1 } from '@tracechat/protos';
+import type { CallBatcher } from '@tracechat/protos';
 import type {
   ChatMessage,
-  DeliverBatchRequest,
-  DeliverBatchResponse__Output,
   DeliverRequest,
   DeliverResponse__Output,
   PushServiceClient,
@@ -57,16 +56,7 @@ export class Pusher {
     if (!entry) {
       const Client = tracechatV1().PushService;
       const client = new Client(address, grpc.credentials.createInsecure());
-      const batcher: Deliveries = new CallBatcher(async (calls) => {
-        const res = await unary<DeliverBatchRequest, DeliverBatchResponse__Output>(
-          client,
-          client.DeliverBatch,
-          { calls },
-          this.deadlineMs,
-        );
-        return res.results;
-      });
-      entry = { client, batcher };
+      entry = { client, batcher: batchedCalls(client, client.DeliverBatch, this.deadlineMs) };
       this.clients.set(address, entry);
     }
     return entry.batcher;

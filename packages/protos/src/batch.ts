@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { batchTracing } from '@tracechat/telemetry';
-import { RpcError, isServiceError } from './rpc';
+import { RpcError, isServiceError, unary } from './rpc';
 
 /** Trace context of one call in a batch (`TraceContext` in batch.proto). */
 export interface CallTrace {
@@ -114,6 +114,26 @@ export class CallBatcher<Req, Res> {
         },
       );
   }
+}
+
+type BatchMethod<Req, Res> = (
+  request: { calls: BatchCall<Req>[] },
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, response?: { results: BatchResult<Res>[] }) => void,
+) => grpc.ClientUnaryCall;
+
+/** A CallBatcher over one batch method of a client, each RPC with a deadline of `deadlineMs`. */
+export function batchedCalls<Req, Res>(
+  client: grpc.Client,
+  method: BatchMethod<Req, Res>,
+  deadlineMs: number,
+  maxCalls = MAX_BATCH_CALLS,
+): CallBatcher<Req, Res> {
+  return new CallBatcher<Req, Res>(
+    async (calls) => (await unary(client, method, { calls }, deadlineMs)).results,
+    maxCalls,
+  );
 }
 
 /**

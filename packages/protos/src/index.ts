@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 
 export { grpc };
 export { LOADER_OPTIONS, tracechatV1 } from './definitions';
-export { BatchCallError, CallBatcher, MAX_BATCH_CALLS, batchHandler } from './batch';
+export { BatchCallError, CallBatcher, MAX_BATCH_CALLS, batchHandler, batchedCalls } from './batch';
 export type { BatchCall, BatchResult, CallTrace } from './batch';
 export { LogicClient } from './logic-client';
 export {

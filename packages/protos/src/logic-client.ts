@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { tracechatV1 } from './definitions';
-import { CallBatcher } from './batch';
+import { batchedCalls } from './batch';
+import type { CallBatcher } from './batch';
 import { unary } from './rpc';
 import type {
   ChatServiceClient,
@@ -16,8 +17,6 @@ import type {
   ListMembersResponse__Output,
   SendMessageRequest,
   SendMessageResponse__Output,
-  SendMessagesRequest,
-  SendMessagesResponse__Output,
 } from './index';
 
 /** ChatService (logic) calls with a deadline each; errors are grpc ServiceErrors. */
@@ -34,15 +33,7 @@ export class LogicClient {
     this.client = new Client(address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30_000,
     });
-    this.sends = new CallBatcher(async (calls) => {
-      const res = await unary<SendMessagesRequest, SendMessagesResponse__Output>(
-        this.client,
-        this.client.SendMessages,
-        { calls },
-        this.deadlineMs,
-      );
-      return res.results;
-    });
+    this.sends = batchedCalls(this.client, this.client.SendMessages, this.deadlineMs);
   }
 
   /**

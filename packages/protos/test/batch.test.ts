@@ -7,16 +7,14 @@ import {
   RpcError,
   Status,
   batchHandler,
+  batchedCalls,
   bindServer,
   grpc,
   isServiceError,
   stopServer,
   tracechatV1,
-  unary,
 } from '../src';
 import type {
-  DeliverBatchRequest,
-  DeliverBatchResponse__Output,
   DeliverRequest,
   DeliverRequest__Output,
   DeliverResponse__Output,
@@ -73,16 +71,13 @@ beforeEach(() => {
   order.length = 0;
 });
 
-const batcher = () =>
-  new CallBatcher<DeliverRequest, DeliverResponse__Output>(async (calls) => {
-    const res = await unary<DeliverBatchRequest, DeliverBatchResponse__Output>(
-      client,
-      client.DeliverBatch,
-      { calls },
-      5000,
-    );
-    return res.results;
-  });
+const batcher = (maxCalls?: number) =>
+  batchedCalls<DeliverRequest, DeliverResponse__Output>(
+    client,
+    client.DeliverBatch,
+    5000,
+    maxCalls,
+  );
 
 const call = (id: string, users = 1): DeliverRequest => ({
   message: { messageId: id, sessionId: 's' },
@@ -137,15 +132,7 @@ describe('batched calls', () => {
   });
 
   it('splits at the batch limit and fails every call of an RPC that fails as a whole', async () => {
-    const small = new CallBatcher<DeliverRequest, DeliverResponse__Output>(async (calls) => {
-      const res = await unary<DeliverBatchRequest, DeliverBatchResponse__Output>(
-        client,
-        client.DeliverBatch,
-        { calls },
-        5000,
-      );
-      return res.results;
-    }, 2);
+    const small = batcher(2);
     await Promise.all(['1', '2', '3', '4', '5'].map((id) => small.call(call(id))));
     expect(rpcs).toEqual([2, 2, 1]);
 
