@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { Attr, SamplingEvent, SpanName } from '@tracechat/contracts';
 import type { Presence } from '@tracechat/presence';
@@ -33,6 +34,11 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   );
 }
 
+/** An upgrade socket's error handler; a function of its own so it keeps nothing of the request. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /**
  * The HTTP upgrade handler of `/ws`: authenticates the token (401 otherwise) inside a
  * `gateway.ws.connect` span (a child of the client's traceparent when following is on), then
@@ -42,7 +48,7 @@ export function createUpgradeHandler(deps: ConnectDeps) {
   const { config, hub, presence, log } = deps;
 
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found');
     if (deps.isDraining()) return refuse(socket, 503, 'Service Unavailable');
@@ -85,44 +91,9 @@ export function createUpgradeHandler(deps: ConnectDeps) {
         const ws = await new Promise<WebSocket>((resolve) =>
           deps.wss.handleUpgrade(req, socket, head, resolve),
         );
-        const conn = new Connection(
-          userId,
-          ws,
-          new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
-        );
+        // wired outside this closure so an open connection does not keep the upgrade request
+        const conn = wire(deps, ws, userId, span.spanContext());
         span.setAttribute(Attr.CONNECTION_ID, conn.id);
-        const connectContext = span.spanContext();
-        deps.alive.add(ws);
-        ws.on('pong', () => deps.alive.add(ws));
-        ws.on('message', (data, isBinary) => {
-          if (isBinary) return deps.handler.rejectBinary(conn);
-          deps.handler.accept(conn, data.toString());
-        });
-        ws.on('error', (err) => log.info({ err, connection: conn.id }, 'websocket error'));
-        ws.on('close', (code) => {
-          void withSpan(
-            SpanName.GATEWAY_WS_DISCONNECT,
-            {
-              kind: SpanKind.SERVER,
-              parent: ROOT_CONTEXT,
-              links: [{ context: connectContext }],
-              attributes: {
-                [Attr.EVENT]: SamplingEvent.CONNECTION,
-                [Attr.USER_ID]: userId,
-                [Attr.CONNECTION_ID]: conn.id,
-                [Attr.GATEWAY_ID]: config.gatewayId,
-                [Attr.WEBSOCKET_CLOSE_CODE]: code,
-                [Attr.CONNECTION_DURATION_MS]: Date.now() - conn.connectedAt,
-              },
-            },
-            async () => {
-              if (hub.remove(conn) && !deps.isDraining()) {
-                await presence.offline(config.gatewayId, [userId]);
-              }
-              deps.changed();
-            },
-          ).catch((err: unknown) => log.warn({ err }, 'presence update failed on disconnect'));
-        });
         if (hub.add(conn)) await presence.online(config.gatewayId, [userId]);
         deps.changed();
       },
@@ -131,4 +102,49 @@ export function createUpgradeHandler(deps: ConnectDeps) {
       socket.destroy();
     });
   };
+}
+
+/**
+ * Wires an accepted WebSocket: its frames, liveness, and the `gateway.ws.disconnect` span
+ * (linked to the connect span) that withdraws presence when it closes.
+ */
+function wire(deps: ConnectDeps, ws: WebSocket, userId: string, connectContext: SpanContext) {
+  const { config, hub, presence, log } = deps;
+  const conn = new Connection(
+    userId,
+    ws,
+    new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+  );
+  deps.alive.add(ws);
+  ws.on('pong', () => deps.alive.add(ws));
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) return deps.handler.rejectBinary(conn);
+    deps.handler.accept(conn, data.toString());
+  });
+  ws.on('error', (err) => log.info({ err, connection: conn.id }, 'websocket error'));
+  ws.on('close', (code) => {
+    void withSpan(
+      SpanName.GATEWAY_WS_DISCONNECT,
+      {
+        kind: SpanKind.SERVER,
+        parent: ROOT_CONTEXT,
+        links: [{ context: connectContext }],
+        attributes: {
+          [Attr.EVENT]: SamplingEvent.CONNECTION,
+          [Attr.USER_ID]: userId,
+          [Attr.CONNECTION_ID]: conn.id,
+          [Attr.GATEWAY_ID]: config.gatewayId,
+          [Attr.WEBSOCKET_CLOSE_CODE]: code,
+          [Attr.CONNECTION_DURATION_MS]: Date.now() - conn.connectedAt,
+        },
+      },
+      async () => {
+        if (hub.remove(conn) && !deps.isDraining()) {
+          await presence.offline(config.gatewayId, [userId]);
+        }
+        deps.changed();
+      },
+    ).catch((err: unknown) => log.warn({ err }, 'presence update failed on disconnect'));
+  });
+  return conn;
 }

@@ -241,6 +241,8 @@ describe('metrics on the collector’s Prometheus endpoint', () => {
         return delta('tracechat_messages_sent_total') >= SENT &&
           delta('tracechat_messages_delivered_total') >= SENT &&
           delta('traces_span_metrics_calls_total', { service_name: 'task', span_name: 'task.mq.consume' }) >= SENT &&
+          // counted once the spans' export has finished, so up to a metric interval later
+          delta('tracechat_telemetry_spans_exported_total', { job: 'logic' }) >= 2 * (SENT + FAILED) &&
           value('tracechat_gateway_connections', { job: 'gateway' }) === open
           ? text
           : undefined;

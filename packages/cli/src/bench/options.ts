@@ -23,7 +23,8 @@ the sender creates the session public, the receiver joins it and confirms every 
   --no-collector        services export straight to Jaeger (no collector tier)
   --traces N            measured messages whose traces give the per-hop breakdown   [50]
   --idle-connections N  afterwards open N idle authenticated connections to gateway-1
-                        and print its memory per connection (with --rate 0: alone)   [0]
+                        and print its memory per connection after a full GC (asked
+                        through its inspector on loopback) and before; --rate 0: alone  [0]
   --floors, --no-floors measure the floors (no-op WebSocket server, bare gRPC stream)
                         in the same run; on by default when there is load
   --env KEY=VALUE       extra environment for every service (repeatable), e.g.

@@ -223,7 +223,9 @@ export function formatReport(report: BenchReport, options: BenchOptions): string
         ? slash([x.idle.rssBeforeKb, x.idle.rssAfterKb].map((k) => (k === null ? null : k / 1024)))
         : 'n/a',
     );
-    row('KB of gateway memory per connection', (x) => num(x.idle?.kbPerConnection, 2));
+    row('KB of gateway memory per connection', (x) => num(x.idle?.collectedKbPerConnection, 2));
+    row('  heap in use (after a full GC)', (x) => num(x.idle?.heapKbPerConnection, 2));
+    row('  RSS before any GC (garbage included)', (x) => num(x.idle?.kbPerConnection, 2));
   }
 
   const out = [`tracechat bench: ${describeLoad(options)}`, '', render(header, rows)];

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
 import { startIsolatedStack } from '../isolated';
+import { freePort } from '../process';
 import type { IsolatedStack } from '../isolated';
 import { hopBreakdown, spread } from './hops';
 import type { HopBreakdown } from './hops';
@@ -73,11 +74,22 @@ export async function benchRun(
   log(
     `${label}: starting a stack (telemetry ${traced ? 'on' : 'off'}, collector ${collector ? 'on' : 'off'})`,
   );
+  // the idle-connection figures ask gateway-1 for a full collection through its inspector
+  const inspectorPort = options.idleConnections > 0 ? await freePort() : undefined;
   const stack = await startIsolatedStack({
     databaseBaseUrl: process.env.TEST_DATABASE_BASE_URL || undefined,
     environment: 'bench',
     collector,
     env: traced ? { ...options.env } : { ENABLE_TELEMETRY: 'false', ...options.env },
+    serviceEnv: inspectorPort
+      ? {
+          'gateway-1': {
+            NODE_OPTIONS: [process.env.NODE_OPTIONS, `--inspect=127.0.0.1:${inspectorPort}`]
+              .filter(Boolean)
+              .join(' '),
+          },
+        }
+      : undefined,
     onNotice: (service, message) => log(`${label}: ${service}: ${message}`),
   });
   try {
@@ -188,6 +200,7 @@ export async function benchRun(
         url: stack.gatewayUrls[0],
         connections: options.idleConnections,
         pid: () => gateway?.pid,
+        inspectorPort,
         token,
         run: stack.namespace.run,
         log: (line) => log(`${label}: ${line}`),
