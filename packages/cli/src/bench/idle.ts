@@ -63,7 +63,11 @@ async function inspectorCall(port: number, method: string, params: object = {}):
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 30_000);
       ws.on('message', (data) => {
-        const reply = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+        const reply = JSON.parse(String(data)) as {
+          id?: number;
+          result?: unknown;
+          error?: unknown;
+        };
         if (reply.id !== 1) return;
         clearTimeout(timer);
         if (reply.error) reject(new Error(`${method}: ${JSON.stringify(reply.error)}`));
