@@ -20,6 +20,9 @@ export function connectNats(url: string, name: string): Promise<NatsConnection> 
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     timeout: 5000,
+    // no stack trace captured per request (every JetStream publish is one): it cost the journal
+    // about 5 % of its CPU at 500 msg/s, and our spans and logs already say where a call began
+    noAsyncTraces: true,
   });
 }
 
