@@ -1,4 +1,11 @@
-import { Status, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import {
+  INTERNAL_CHANNEL_OPTIONS,
+  Status,
+  grpc,
+  isServiceError,
+  tracechatV1,
+  unary,
+} from '@tracechat/protos';
 import type {
   HeartbeatRequest,
   HeartbeatResponse__Output,
@@ -28,7 +35,11 @@ export class NodeRegistration {
     private readonly log: Logger,
   ) {
     const Client = tracechatV1().PlacementService;
-    this.client = new Client(placementAddress, grpc.credentials.createInsecure());
+    this.client = new Client(
+      placementAddress,
+      grpc.credentials.createInsecure(),
+      INTERNAL_CHANNEL_OPTIONS,
+    );
   }
 
   get isRegistered(): boolean {

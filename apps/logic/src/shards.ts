@@ -1,4 +1,13 @@
-import { Status, batchedCalls, grpc, isServiceError, tracechatV1, unary } from '@tracechat/protos';
+import {
+  INTERNAL_CHANNEL_OPTIONS,
+  Status,
+  batchedCalls,
+  connected,
+  grpc,
+  isServiceError,
+  tracechatV1,
+  unary,
+} from '@tracechat/protos';
 import type { CallBatcher } from '@tracechat/protos';
 import type {
   AppendMessageRequest,
@@ -18,6 +27,9 @@ export interface ShardRoute {
   readonly nodeAddress: string;
 }
 
+/** How long a retried append waits for its journal node's channel to connect. */
+const RECONNECT_WAIT_MS = 2000;
+
 /** Session → shard → journal node, from placement, cached (a session's shard never moves). */
 export class ShardDirectory {
   private readonly client: PlacementServiceClient;
@@ -29,7 +41,11 @@ export class ShardDirectory {
     private readonly maxEntries: number,
   ) {
     const Client = tracechatV1().PlacementService;
-    this.client = new Client(placementAddress, grpc.credentials.createInsecure());
+    this.client = new Client(
+      placementAddress,
+      grpc.credentials.createInsecure(),
+      INTERNAL_CHANNEL_OPTIONS,
+    );
   }
 
   /** The session's route; asks placement on a cache miss or when `refresh` is set. */
@@ -106,7 +122,7 @@ export class JournalWriter {
     let client = this.clients.get(address);
     if (!client) {
       const Client = tracechatV1().JournalService;
-      client = new Client(address, grpc.credentials.createInsecure());
+      client = new Client(address, grpc.credentials.createInsecure(), INTERNAL_CHANNEL_OPTIONS);
       this.clients.set(address, client);
     }
     return client;
@@ -189,6 +205,8 @@ export class JournalWriter {
           });
         this.shards.forget(sessionId);
         route = await this.shards.lookup(sessionId, true);
+        // a node that is restarting listens again within moments: wait for it briefly
+        await connected(this.client(route.nodeAddress), RECONNECT_WAIT_MS);
       }
     }
   }

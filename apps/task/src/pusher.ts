@@ -1,4 +1,4 @@
-import { batchedCalls, grpc, tracechatV1 } from '@tracechat/protos';
+import { INTERNAL_CHANNEL_OPTIONS, batchedCalls, grpc, tracechatV1 } from '@tracechat/protos';
 import type { CallBatcher } from '@tracechat/protos';
 import type {
   ChatMessage,
@@ -55,7 +55,11 @@ export class Pusher {
     let entry = this.clients.get(address);
     if (!entry) {
       const Client = tracechatV1().PushService;
-      const client = new Client(address, grpc.credentials.createInsecure());
+      const client = new Client(
+        address,
+        grpc.credentials.createInsecure(),
+        INTERNAL_CHANNEL_OPTIONS,
+      );
       entry = { client, batcher: batchedCalls(client, client.DeliverBatch, this.deadlineMs) };
       this.clients.set(address, entry);
     }

@@ -7,9 +7,11 @@ export type { BatchCall, BatchResult, CallTrace } from './batch';
 export { LogicClient } from './logic-client';
 export {
   CodedError,
+  INTERNAL_CHANNEL_OPTIONS,
   RpcError,
   Status,
   bindServer,
+  connected,
   handleUnary,
   isServiceError,
   rpcErrorMapper,

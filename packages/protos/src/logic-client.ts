@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { tracechatV1 } from './definitions';
 import { batchedCalls } from './batch';
 import type { CallBatcher } from './batch';
-import { unary } from './rpc';
+import { INTERNAL_CHANNEL_OPTIONS, unary } from './rpc';
 import type {
   ChatServiceClient,
   HistoryRequest,
@@ -31,6 +31,7 @@ export class LogicClient {
   ) {
     const Client = tracechatV1().ChatService;
     this.client = new Client(address, grpc.credentials.createInsecure(), {
+      ...INTERNAL_CHANNEL_OPTIONS,
       'grpc.keepalive_time_ms': 30_000,
     });
     this.sends = batchedCalls(this.client, this.client.SendMessages, this.deadlineMs);

@@ -2,6 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 
 /** gRPC status codes by name, for readable mapping tables. */
 export const Status = grpc.status;
+
+/**
+ * Channel options of every call between the stack's services. grpc-js backs off up to 120 s
+ * between reconnects; a service restarted by its supervisor is back within seconds, so callers
+ * retry every 100 ms growing to 1 s at most and reach it as soon as it listens again.
+ */
+export const INTERNAL_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
+/** Resolves once the client's channel is connected, or after `ms` (whichever comes first). */
+export function connected(client: grpc.Client, ms: number): Promise<void> {
+  return new Promise((resolve) => client.waitForReady(Date.now() + ms, () => resolve()));
+}
 export type Status = grpc.status;
 
 /** An error that carries the gRPC status it should be answered with. */

@@ -55,6 +55,17 @@ async function counter(name: string): Promise<Record<string, number>> {
   );
 }
 
+/**
+ * Spans dropped since `before`, by reason. The counters belong to the process: other tests of
+ * this file (in any order) add to them, so each test counts from its own start.
+ */
+async function droppedSince(before: Record<string, number>): Promise<Record<string, number>> {
+  const now = await counter('tracechat.telemetry.spans.dropped');
+  return Object.fromEntries(
+    ['queue_full', 'export_failed'].map((k) => [k, (now[k] ?? 0) - (before[k] ?? 0)]),
+  );
+}
+
 const until = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10));
 };
@@ -62,7 +73,7 @@ const until = async (check: () => Promise<boolean>) => {
 describe('countingBatchSpanProcessor', () => {
   it('counts every span a full batch queue refuses, and every span it later exports', async () => {
     const before = await counter('tracechat.telemetry.spans.dropped');
-    expect(before).toEqual({ queue_full: 0, export_failed: 0 });
+    const exportedBefore = (await counter('tracechat.telemetry.spans.exported'))[''] ?? 0;
     const exporter = new StuckExporter();
     const provider = new BasicTracerProvider({
       spanProcessors: [
@@ -77,7 +88,7 @@ describe('countingBatchSpanProcessor', () => {
     // the first 2 go out in a batch that hangs; 4 more fill the queue; the last 4 find it full
     for (let i = 0; i < 10; i++) tracer.startSpan(`span ${i}`).end();
     expect(exporter.held.map((b) => b.spans.length)).toEqual([2]);
-    expect(await counter('tracechat.telemetry.spans.dropped')).toEqual({
+    expect(await droppedSince(before)).toEqual({
       queue_full: 4,
       export_failed: 0,
     });
@@ -85,11 +96,13 @@ describe('countingBatchSpanProcessor', () => {
     // the exporter recovers: what was queued goes out, the refused 4 stay lost
     const drain = async () => {
       exporter.release(ExportResultCode.SUCCESS);
-      return (await counter('tracechat.telemetry.spans.exported'))['']! >= 6;
+      return (await counter('tracechat.telemetry.spans.exported'))['']! >= exportedBefore + 6;
     };
     await until(drain);
-    expect(await counter('tracechat.telemetry.spans.exported')).toEqual({ '': 6 });
-    expect(await counter('tracechat.telemetry.spans.dropped')).toEqual({
+    expect(await counter('tracechat.telemetry.spans.exported')).toEqual({
+      '': exportedBefore + 6,
+    });
+    expect(await droppedSince(before)).toEqual({
       queue_full: 4,
       export_failed: 0,
     });
@@ -97,6 +110,7 @@ describe('countingBatchSpanProcessor', () => {
   });
 
   it('counts the spans of a failed export as dropped', async () => {
+    const before = await counter('tracechat.telemetry.spans.dropped');
     const exporter = new StuckExporter();
     const provider = new BasicTracerProvider({
       spanProcessors: [countingBatchSpanProcessor(exporter, { scheduledDelayMillis: 10 })],
@@ -105,10 +119,7 @@ describe('countingBatchSpanProcessor', () => {
     for (let i = 0; i < 3; i++) tracer.startSpan(`span ${i}`).end();
     await until(async () => exporter.held.length > 0);
     exporter.release(ExportResultCode.FAILED);
-    expect(await counter('tracechat.telemetry.spans.dropped')).toEqual({
-      queue_full: 4,
-      export_failed: 3,
-    });
+    expect(await droppedSince(before)).toEqual({ queue_full: 0, export_failed: 3 });
     await provider.shutdown();
   });
 });

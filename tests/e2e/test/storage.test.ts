@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
@@ -271,7 +272,7 @@ describe('journal node', () => {
 });
 
 describe('a journal node that lost a shard', () => {
-  it('refuses the shard loudly (sends UNAVAILABLE, node not ready) instead of starting it again at offset 0', async () => {
+  it('refuses the shard loudly (sends UNAVAILABLE, node not ready) instead of starting it again at offset 0, and takes it again once restored', async () => {
     const room = stack.session('lost');
     const c = await stack.connect(stack.user('loser'), 1);
     await c.request({ type: 'join', session: room, public: true });
@@ -279,14 +280,27 @@ describe('a journal node that lost a shard', () => {
     await historyOf(c, room, 1);
     const route = await call<object, { nodeId: string; shardId: string }>(placement, placement.LookupShard, { sessionId: room });
     const node = route.nodeId as 'journal-1' | 'journal-2';
+    const shardDir = join(stack.dataDir, node, 'shards', route.shardId);
+    const kept = mkdtempSync(join(tmpdir(), 'tracechat-lost-shard-'));
     await stack.stopService(node);
-    rmSync(join(stack.dataDir, node, 'shards', route.shardId), { recursive: true, force: true });
+    cpSync(shardDir, kept, { recursive: true });
+    rmSync(shardDir, { recursive: true, force: true });
     await stack.startService(node);
-
-    expect(await c.request({ type: 'send', session: room, text: 'after the loss' })).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
     const health = node === 'journal-1' ? stack.ports.journal1Health : stack.ports.journal2Health;
-    expect((await fetch(`http://127.0.0.1:${health}/readyz`)).status).toBe(503);
-    const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
-    expect((history.messages as Frame[]).map((m) => [m.seq, m.text])).toEqual([[1, 'kept in history']]);
+    try {
+      expect(await c.request({ type: 'send', session: room, text: 'after the loss' })).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+      expect((await fetch(`http://127.0.0.1:${health}/readyz`)).status).toBe(503);
+      const history = await c.request({ type: 'history', session: room, after_seq: 0, limit: 10 });
+      expect((history.messages as Frame[]).map((m) => [m.seq, m.text])).toEqual([[1, 'kept in history']]);
+    } finally {
+      // the other tests of this file share the node: give it its shard back
+      await stack.stopService(node);
+      rmSync(shardDir, { recursive: true, force: true });
+      cpSync(kept, shardDir, { recursive: true });
+      rmSync(kept, { recursive: true, force: true });
+      await stack.startService(node);
+    }
+    expect((await fetch(`http://127.0.0.1:${health}/readyz`)).status).toBe(200);
+    expect(await c.request({ type: 'send', session: room, text: 'restored' })).toMatchObject({ type: 'ack', seq: 2 });
   }, 60_000);
 });

@@ -227,6 +227,21 @@ describe('metrics on the collector’s Prometheus endpoint', () => {
   const value = (name: string, labels: Record<string, string> = {}) => valueIn(text, name, labels);
   const delta = (name: string, labels: Record<string, string> = {}) => value(name, labels) - valueIn(before, name, labels);
   const scrape = async () => (await fetch(stack.metricsUrl!)).text();
+  const spanCalls = (service: string, span: string, labels: Record<string, string> = {}) =>
+    delta('traces_span_metrics_calls_total', { service_name: service, span_name: span, ...labels });
+  /** Every counter the tests below assert, with its lower bound: waited for together. */
+  const lowerBounds = (): [number, number][] => [
+    [spanCalls('gateway', 'gateway.ws.on_message'), SENT + FAILED],
+    [spanCalls('logic', 'logic.chat.send_message'), SENT + FAILED],
+    [spanCalls('task', 'task.mq.consume'), SENT],
+    [spanCalls('logic', 'logic.chat.send_message', { status_code: 'STATUS_CODE_ERROR' }), FAILED],
+    [delta('traces_span_metrics_duration_milliseconds_count', { service_name: 'journal', span_name: 'journal.db.save_message' }), SENT],
+    [delta('tracechat_messages_sent_total'), SENT],
+    [delta('tracechat_messages_delivered_total'), SENT],
+    [delta('tracechat_message_delivery_latency_milliseconds_count'), SENT],
+    // counted once the spans' export has finished, so up to a metric interval after the others
+    [delta('tracechat_telemetry_spans_exported_total', { job: 'logic' }), 2 * (SENT + FAILED)],
+  ];
 
   beforeAll(async () => {
     before = await scrape();
@@ -238,11 +253,7 @@ describe('metrics on the collector’s Prometheus endpoint', () => {
     text = await waitFor(
       async () => {
         text = await scrape();
-        return delta('tracechat_messages_sent_total') >= SENT &&
-          delta('tracechat_messages_delivered_total') >= SENT &&
-          delta('traces_span_metrics_calls_total', { service_name: 'task', span_name: 'task.mq.consume' }) >= SENT &&
-          // counted once the spans' export has finished, so up to a metric interval later
-          delta('tracechat_telemetry_spans_exported_total', { job: 'logic' }) >= 2 * (SENT + FAILED) &&
+        return lowerBounds().every(([figure, min]) => figure >= min) &&
           value('tracechat_gateway_connections', { job: 'gateway' }) === open
           ? text
           : undefined;
