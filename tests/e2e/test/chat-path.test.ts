@@ -202,6 +202,17 @@ describe('one message, one trace', () => {
 
 describe('the span catalog', () => {
   it('names every span the services emitted in this run (Jaeger lists each operation it stored)', async () => {
+    // a message of its own, so every service has emitted spans whatever ran before
+    const room = stack.session('catalog');
+    const a = await stack.connect(stack.user('carol'), 1);
+    const b = await stack.connect(stack.user('dave'), 2);
+    for (const c of [a, b]) await c.request({ type: 'join', session: room, public: true });
+    const sent = await a.request({ type: 'send', session: room, text: 'for the catalog' });
+    const got = await b.waitFor((f) => f.type === 'message' && f.message_id === sent.message_id);
+    b.send({ type: 'received', message_id: got.message_id, traceparent: got.traceparent });
+    await waitForTrace(stack.jaegerUrl, String(sent.trace_id), (t) =>
+      has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'journal.db.save_message'),
+    );
     const cataloged = new Set<string>(Object.values(SpanName));
     const getJson = async (path: string) => {
       const res = await fetch(`${stack.jaegerUrl}${path}`);

@@ -127,6 +127,22 @@ describe('sessions in shards on journal nodes', () => {
     expect(history.map((m) => [m.seq, m.text])).toEqual([[1, 'before'], [2, 'second'], [3, 'third']]);
   }, 60_000);
 
+  it('acks the first send made right after its journal node was killed and started again', async () => {
+    const room = stack.session('first-after-restart');
+    const c = await stack.connect(stack.user('returner'), 1);
+    await c.request({ type: 'join', session: room, public: true });
+    expect(await c.request({ type: 'send', session: room, text: 'before' })).toMatchObject({ type: 'ack', seq: 1 });
+    const route = await call<object, { nodeId: string }>(placement, placement.LookupShard, { sessionId: room });
+    const node = route.nodeId as 'journal-1' | 'journal-2';
+    await stack.stopService(node, 'kill');
+    // sends while it is down fail, and make logic's channel to it fail reconnects and back off
+    for (const text of ['down 1', 'down 2']) {
+      expect(await c.request({ type: 'send', session: room, text })).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+    }
+    await stack.startService(node);
+    expect(await c.request({ type: 'send', session: room, text: 'after' })).toMatchObject({ type: 'ack', seq: 2 });
+  }, 60_000);
+
   it('projects every acked message exactly once, seqs contiguous, across a journal SIGKILL mid-projection', async () => {
     const rooms = Array.from({ length: 4 }, (_, i) => stack.session(`proj${i}`));
     const c1 = await stack.connect(stack.user('proj-a'), 1);
