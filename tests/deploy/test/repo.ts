@@ -79,9 +79,60 @@ export async function tryRun(
  * cannot be had: a Kubernetes check never passes for want of its tool.
  */
 export async function kustomizeBinary(): Promise<string> {
-  const built = await tryRun('bash', [repoPath('scripts/build-kustomize.sh')], { timeout: 15 * 60_000 });
-  if (!built.ok) throw new Error(`kustomize could not be built:\n${built.output}`);
-  return built.output.trim().split('\n').pop()!;
+  return builtTool('kustomize', 'scripts/build-kustomize.sh', 15 * 60_000);
+}
+
+/**
+ * Runs a build script that prints its binary's path as the last line of stdout (progress goes to
+ * stderr, which is not read for the path); throws with everything it printed when it fails.
+ */
+async function builtTool(name: string, script: string, timeout: number): Promise<string> {
+  try {
+    const { stdout } = await run('bash', [repoPath(script)], {
+      cwd: REPO_ROOT,
+      timeout,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout.trim().split('\n').pop()!;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${name} could not be built:\n${`${e.stdout ?? ''}${e.stderr ?? ''}` || e.message}`,
+    );
+  }
+}
+
+/**
+ * tools/compose-check (Docker Compose's own loader, compose-go), built by
+ * scripts/build-compose-check.sh and cached under ~/.cache/tracechat (`bash .ci/run` builds it
+ * first). Throws with the script's output when it cannot be had.
+ */
+export async function composeCheckBinary(): Promise<string> {
+  return builtTool('compose-check', 'scripts/build-compose-check.sh', 10 * 60_000);
+}
+
+/**
+ * Loads Compose files as `docker compose` would (every profile unless `--profile` is given) and
+ * returns the resolved project, or compose-go's error when the files are refused. Variables for
+ * interpolation come from `env` only, not from this process's environment.
+ */
+export async function composeCheck(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ ok: true; project: any } | { ok: false; error: string }> {
+  const binary = await composeCheckBinary();
+  try {
+    const { stdout } = await run(binary, [...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 60_000,
+    });
+    return { ok: true, project: JSON.parse(stdout) };
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    return { ok: false, error: (e.stderr ?? '') || e.message };
+  }
 }
 
 /** `jaeger validate` over one config or several merged in order (as repeated --config flags). */
