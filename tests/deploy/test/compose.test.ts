@@ -12,6 +12,7 @@ import {
   loadCollectorConfig,
 } from './collector-config';
 import {
+  composeCheck,
   hostPort,
   interpolate,
   jaegerValidate,
@@ -206,11 +207,13 @@ describe.each(tracechat)('docker compose service %s (apps/%s)', (name, app) => {
     expect(Object.keys(env).filter((key) => !contract.reads(key))).toEqual([]);
   });
 
-  it('listens on 0.0.0.0, publishes and probes ports it listens on', () => {
+  it('listens on 0.0.0.0 (the admin API on loopback), publishes and probes ports it listens on', () => {
     const own = listeners(loadServiceEnv(app), env);
-    expect(own.filter((l) => l.host !== '0.0.0.0').map((l) => `${l.env} binds ${l.host}`)).toEqual(
-      [],
-    );
+    expect(
+      own
+        .filter((l) => l.host !== (l.protocol === 'admin' ? '127.0.0.1' : '0.0.0.0'))
+        .map((l) => `${l.env} binds ${l.host}`),
+    ).toEqual([]);
     const ports = own.map((l) => l.port);
     expect(publishedTargets(service).filter((p) => !ports.includes(p))).toEqual([]);
     const health = healthTarget(service);
@@ -484,5 +487,190 @@ describe('docker-compose.yml: the rest of the stack', () => {
       expect(existsSync(repoPath(file))).toBe(true);
       expect(container.startsWith('/etc/prometheus/')).toBe(true);
     }
+  });
+});
+
+/** Ports compose may publish on the host: the gateways' WebSocket ports, the UIs and OTLP. */
+const PUBLISHED: Record<string, number[]> = {
+  'gateway-1': [8080],
+  'gateway-2': [8081],
+  jaeger: [16686],
+  grafana: [3000],
+  prometheus: [9090],
+  'otel-collector': [4317, 4318],
+};
+
+const DEV_SERVICE_SECRET_MIN = 32;
+
+/** `service:port` for every published port of a project compose-go resolved. */
+function published(project: any): string[] {
+  return Object.entries<any>(project.services)
+    .flatMap(([name, s]) =>
+      (s.ports ?? []).map((p: any) => `${name}:${p.target} on ${p.host_ip ?? 'every address'}`),
+    )
+    .sort();
+}
+
+describe('docker-compose.yml as Docker Compose loads it (compose-go, tools/compose-check)', () => {
+  const loaded = composeCheck(['-f', 'docker-compose.yml']);
+  const project = async () => {
+    const result = await loaded;
+    if (!result.ok) throw new Error(result.error);
+    return result.project;
+  };
+
+  it(
+    'loads with every profile: interpolation, merges, networks, volumes, depends_on',
+    async () => {
+      const result = await loaded;
+      expect(result.ok ? 'loaded' : result.error).toBe('loaded');
+      expect(Object.keys((await project()).services).sort()).toEqual(Object.keys(services).sort());
+    },
+    10 * 60_000,
+  );
+
+  it(
+    'loads with the Tempo overlay and profile too',
+    async () => {
+      const result = await composeCheck(['-f', 'docker-compose.yml', '--profile', 'tempo'], {
+        COLLECTOR_OVERLAY: 'collector-tempo.yaml',
+      });
+      expect(result.ok ? 'loaded' : result.error).toBe('loaded');
+      if (!result.ok) return;
+      expect(result.project.services.tempo.profiles).toEqual(['tempo']);
+      expect(result.project.services['otel-collector'].command).toContain(
+        '--config=/etc/tracechat/collector-tempo.yaml',
+      );
+    },
+    10 * 60_000,
+  );
+
+  it('every depends_on names a service of the project', async () => {
+    const resolved = (await project()).services;
+    const missing = Object.entries<any>(resolved).flatMap(([name, s]) =>
+      Object.keys(s.depends_on ?? {})
+        .filter((dep) => !(dep in resolved))
+        .map((dep) => `${name} → ${dep}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("publishes only the gateways' WebSocket ports, the UIs and OTLP, on 127.0.0.1", async () => {
+    const expected = Object.entries(PUBLISHED)
+      .flatMap(([name, ports]) => ports.map((port) => `${name}:${port} on 127.0.0.1`))
+      .sort();
+    expect(published(await project())).toEqual(expected);
+    for (const [name, s] of Object.entries<any>((await project()).services)) {
+      expect(`${name} exposes ${JSON.stringify(s.expose ?? [])}`).toBe(`${name} exposes []`);
+    }
+  });
+
+  it('publishes no gRPC port and no admin port of any service', async () => {
+    const resolved = (await project()).services;
+    for (const [name, app] of tracechat) {
+      const service = resolved[name];
+      const internal = listeners(loadServiceEnv(app), service.environment ?? {}).filter(
+        (l) => l.protocol !== 'http',
+      );
+      expect(internal.length).toBeGreaterThan(name.startsWith('task') ? -1 : 0);
+      const targets = (service.ports ?? []).map((p: any) => Number(p.target));
+      expect(
+        internal.filter((l) => targets.includes(l.port)).map((l) => `${name} ${l.env}`),
+      ).toEqual([]);
+    }
+  });
+
+  it('every container is on the internal network; only those with a published port also on another', async () => {
+    const { networks, services: resolved } = await project();
+    const internal = Object.keys(networks).filter((n) => networks[n].internal === true);
+    expect(internal).toHaveLength(1);
+    for (const [name, s] of Object.entries<any>(resolved)) {
+      const joined = Object.keys(s.networks ?? {});
+      expect(`${name} on ${internal[0]}: ${joined.includes(internal[0]!)}`).toBe(
+        `${name} on ${internal[0]}: true`,
+      );
+      const outside = joined.filter((n) => n !== internal[0]).length > 0;
+      expect(`${name} reachable from outside: ${outside}`).toBe(
+        `${name} reachable from outside: ${name in PUBLISHED}`,
+      );
+    }
+  });
+
+  it('the services run as development: one shared SERVICE_SECRET of 32+ characters, and the collector keeps every trace', async () => {
+    const resolved = (await project()).services;
+    const secrets = new Set(
+      tracechat.map(([name]) => String(resolved[name].environment?.SERVICE_SECRET ?? '')),
+    );
+    expect(secrets.size).toBe(1);
+    const [secret] = [...secrets];
+    expect(secret!.length).toBeGreaterThanOrEqual(DEV_SERVICE_SECRET_MIN);
+    for (const [name] of tracechat) {
+      expect(`${name}: ${resolved[name].environment?.ENVIRONMENT}`).toBe(`${name}: development`);
+    }
+    const collector = resolved['otel-collector'];
+    const files = configArgs(collector.command).map((c) =>
+      hostFile(services['otel-collector']!, c),
+    );
+    const policies = loadCollectorConfig(files, collector.environment).processors.tail_sampling
+      .policies;
+    const baseline = policies.find((p: any) => p.type === 'probabilistic');
+    expect(Number(baseline.probabilistic.sampling_percentage)).toBe(100);
+  });
+
+  describe('refuses a broken copy (so the checks above can fail)', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'compose-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const refused = async (name: string, text: string) => {
+      const file = join(dir, name);
+      await writeFile(file, text);
+      return composeCheck(['-f', file]);
+    };
+    const original = readText('docker-compose.yml');
+
+    it.each([
+      [
+        'depends_on a service that does not exist',
+        original.replace(
+          '      placement:\n        condition: service_healthy\n      # placement can',
+          '      placment:\n        condition: service_healthy\n      # placement can',
+        ),
+        /depends on undefined service "placment"/,
+      ],
+      [
+        'an unclosed ${ in a variable',
+        original.replace(
+          '${COLLECTOR_OVERLAY:-collector-jaeger-only.yaml}',
+          '${COLLECTOR_OVERLAY:-collector-jaeger-only.yaml',
+        ),
+        /invalid interpolation format/,
+      ],
+      [
+        'a network that is not declared',
+        original.replace('  networks: [backend]\n\nx-service', '  networks: [backnd]\n\nx-service'),
+        /undefined network backnd/,
+      ],
+      [
+        'a key the specification does not have',
+        original.replace(
+          '  stop_grace_period: 15s\n',
+          '  stop_grace_period: 15s\n  stop_grace: 15s\n',
+        ),
+        /stop_grace/,
+      ],
+    ])(
+      '%s',
+      async (_what, text, error) => {
+        expect(text).not.toBe(original);
+        const result = await refused('docker-compose.yml', text);
+        expect(result.ok ? 'loaded' : result.error).toMatch(error);
+      },
+      120_000,
+    );
   });
 });

@@ -69,9 +69,14 @@ function sharedReads(): Map<string, EnvRead> {
   for (const m of source.matchAll(
     /^\s{4}(\w+): \(\)(?:: \w+)? =>\s*r\.(\w+)\('([A-Z][A-Z0-9_]*)', (?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false))/gm,
   )) {
-    reads.set(m[1]!, { kind: m[2]!, name: m[3]!, fallback: m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]) });
+    reads.set(m[1]!, {
+      kind: m[2]!,
+      name: m[3]!,
+      fallback: m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]),
+    });
   }
-  if (reads.size === 0) throw new Error('no shared variables found in packages/config/src/shared.ts');
+  if (reads.size === 0)
+    throw new Error('no shared variables found in packages/config/src/shared.ts');
   return reads;
 }
 
@@ -80,7 +85,21 @@ function patternOf(name: string): RegExp {
   return new RegExp(`^${parts.join('[A-Z0-9_]+')}$`);
 }
 
+/**
+ * Variables the deploy files set ahead of the service code that reads them, under the names the
+ * services are taking: the internal-token secret in every service, the gateway's admin listener.
+ * What config.ts says about a name wins; an entry here is dead weight once every config.ts reads it.
+ */
+const AHEAD: Readonly<Record<string, readonly EnvRead[]>> = {
+  '*': [{ name: 'SERVICE_SECRET', kind: 'string', fallback: undefined }],
+  gateway: [
+    { name: 'ADMIN_HOST', kind: 'string', fallback: '127.0.0.1' },
+    { name: 'ADMIN_PORT', kind: 'int', fallback: '8090' },
+  ],
+};
+
 function serviceEnv(app: string, files: readonly string[]): ServiceEnv {
+  const ahead = [...(AHEAD['*'] ?? []), ...(AHEAD[app] ?? [])];
   const reads = files.flatMap((file) => {
     const path = repoPath(file);
     if (!existsSync(path))
@@ -88,7 +107,9 @@ function serviceEnv(app: string, files: readonly string[]): ServiceEnv {
     return envReads(readFileSync(path, 'utf8'));
   });
   if (reads.length === 0) throw new Error(`no EnvReader calls found in ${files.join(', ')}`);
-  const literal = new Map(reads.filter((r) => !r.name.includes('${')).map((r) => [r.name, r]));
+  const literal = new Map(
+    [...ahead, ...reads].filter((r) => !r.name.includes('${')).map((r) => [r.name, r]),
+  );
   const patterns = reads.filter((r) => r.name.includes('${')).map((r) => patternOf(r.name));
   return {
     app,
@@ -118,8 +139,11 @@ export interface Listener {
   readonly env: string;
   readonly host: string;
   readonly port: number;
-  /** http: the health/readiness (and WebSocket) server; grpc: a gRPC server. */
-  readonly protocol: 'http' | 'grpc';
+  /**
+   * http: the health/readiness (and WebSocket) server; grpc: a gRPC server; admin: the gateway's
+   * admin API, which stays on loopback unless something beside the pod must call it.
+   */
+  readonly protocol: 'http' | 'grpc' | 'admin';
 }
 
 /**
@@ -139,7 +163,7 @@ export function listeners(service: ServiceEnv, env: Readonly<Record<string, stri
         env: name,
         host: value(hostVar) ?? '127.0.0.1',
         port: Number(value(name)),
-        protocol: 'http',
+        protocol: name === 'ADMIN_PORT' ? 'admin' : 'http',
       });
     }
   }
