@@ -264,13 +264,17 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
-  it('kustomize renders the whole set', async () => {
-    // the pinned kustomize, built once from its Go module (fails here when it cannot be built)
-    const kustomize = await kustomizeBinary();
-    const rendered = await tryRun(kustomize, ['build', repoPath(K8S)]);
-    expect(rendered.output).toMatch(/kind: StatefulSet/);
-    expect(rendered.ok).toBe(true);
-  }, 15 * 60_000);
+  it(
+    'kustomize renders the whole set',
+    async () => {
+      // the pinned kustomize, built once from its Go module (fails here when it cannot be built)
+      const kustomize = await kustomizeBinary();
+      const rendered = await tryRun(kustomize, ['build', repoPath(K8S)]);
+      expect(rendered.output).toMatch(/kind: StatefulSet/);
+      expect(rendered.ok).toBe(true);
+    },
+    15 * 60_000,
+  );
 });
 
 describe.each(tracechat)('Kubernetes workload %s (apps/%s)', (_name, app, workload, container) => {
@@ -284,9 +288,13 @@ describe.each(tracechat)('Kubernetes workload %s (apps/%s)', (_name, app, worklo
     );
   });
 
-  it('declares exactly the ports its env makes it listen on, on 0.0.0.0, and probes its health port', () => {
+  it('declares exactly the ports its env makes it listen on, on 0.0.0.0 (the admin API on loopback), and probes its health port', () => {
     const own = listeners(loadServiceEnv(app), env.values);
-    expect(own.filter((l) => l.host !== '0.0.0.0').map((l) => l.env)).toEqual([]);
+    expect(
+      own
+        .filter((l) => l.host !== (l.protocol === 'admin' ? '127.0.0.1' : '0.0.0.0'))
+        .map((l) => l.env),
+    ).toEqual([]);
     expect([...containerPorts(workload).values()].sort()).toEqual(own.map((l) => l.port).sort());
     const http = own.filter((l) => l.protocol === 'http').map((l) => l.port);
     for (const [probe, path] of [
@@ -527,5 +535,342 @@ describe('the two collector tiers', () => {
     ['collector/health-contrib.yaml', 'deploy/collector/health-contrib.yaml'],
   ])('%s is the same file as %s', (copy, original) => {
     expect(readFileSync(repoPath(K8S, copy), 'utf8')).toBe(readText(original));
+  });
+});
+
+const NAMESPACE: string = kustomization.namespace;
+const policies = byKind('NetworkPolicy');
+
+/** Something that opens a connection: a pod, with its labels and its namespace's. */
+interface Peer {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+}
+
+/** A pod that receives connections: its labels and named container ports. */
+interface Target {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly ports: Map<string, number>;
+}
+
+function matchesSelector(selector: any, labels: Record<string, string>): boolean {
+  const matchLabels = Object.entries<string>(selector?.matchLabels ?? {});
+  const expressions: any[] = selector?.matchExpressions ?? [];
+  return (
+    matchLabels.every(([k, v]) => labels[k] === v) &&
+    expressions.every((e) => {
+      switch (e.operator) {
+        case 'In':
+          return e.values.includes(labels[e.key]);
+        case 'NotIn':
+          return !e.values.includes(labels[e.key]);
+        case 'Exists':
+          return e.key in labels;
+        case 'DoesNotExist':
+          return !(e.key in labels);
+        default:
+          throw new Error(`unknown selector operator ${e.operator}`);
+      }
+    })
+  );
+}
+
+function namespaceLabels(namespace: string): Record<string, string> {
+  return { 'kubernetes.io/metadata.name': namespace };
+}
+
+/**
+ * Whether `policySet` lets `source` open a TCP connection to `port` of `target`, as the
+ * NetworkPolicy API defines it: a pod no ingress policy selects accepts everything; a selected
+ * one accepts what any rule of any policy selecting it admits (ports by number or by container
+ * port name; a peer's podSelector alone means this namespace, a namespaceSelector the pods of the
+ * namespaces it matches).
+ */
+function admits(policySet: any[], target: Target, port: number, source: Peer): boolean {
+  const selecting = policySet.filter(
+    (p) =>
+      (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') &&
+      matchesSelector(p.spec.podSelector, target.labels),
+  );
+  if (selecting.length === 0) return true;
+  const portMatches = (rulePorts: any[] | undefined) =>
+    !rulePorts?.length ||
+    rulePorts.some(
+      (p) =>
+        (p.protocol ?? 'TCP') === 'TCP' &&
+        (p.port === undefined ||
+          (typeof p.port === 'number' ? p.port : target.ports.get(p.port)) === port),
+    );
+  const peerMatches = (from: any[] | undefined) =>
+    !from?.length ||
+    from.some((peer) => {
+      if (peer.ipBlock) return false;
+      const inNamespace = peer.namespaceSelector
+        ? matchesSelector(peer.namespaceSelector, namespaceLabels(source.namespace))
+        : source.namespace === NAMESPACE;
+      return inNamespace && (!peer.podSelector || matchesSelector(peer.podSelector, source.labels));
+    });
+  return selecting.some((p) =>
+    (p.spec.ingress ?? []).some((rule: any) => portMatches(rule.ports) && peerMatches(rule.from)),
+  );
+}
+
+const podLabels = (workload: any): Record<string, string> =>
+  workload.spec.template.metadata.labels ?? {};
+
+/** The pods of these manifests, then Postgres, Redis and NATS as they would run in the namespace. */
+const targets: Target[] = [
+  ...workloads.map((w) => ({
+    name: w.metadata.name as string,
+    labels: podLabels(w),
+    ports: containerPorts(w),
+  })),
+  ...Object.entries(EXTERNAL).map(([name, port]) => ({
+    name,
+    labels: { 'app.kubernetes.io/name': name },
+    ports: new Map([[name, port]]),
+  })),
+];
+
+/** Who may call: every pod of these manifests, and pods elsewhere in the cluster. */
+const OUTSIDE: Peer = {
+  name: 'a pod in another namespace',
+  namespace: 'ingress-nginx',
+  labels: { 'app.kubernetes.io/name': 'ingress-nginx' },
+};
+const PROMETHEUS: Peer = {
+  name: 'prometheus',
+  namespace: 'monitoring',
+  labels: { 'app.kubernetes.io/name': 'prometheus' },
+};
+const GRAFANA: Peer = {
+  name: 'grafana',
+  namespace: 'monitoring',
+  labels: { 'app.kubernetes.io/name': 'grafana' },
+};
+const peers: Peer[] = [
+  ...workloads.map((w) => ({ name: w.metadata.name, namespace: NAMESPACE, labels: podLabels(w) })),
+  OUTSIDE,
+  PROMETHEUS,
+  GRAFANA,
+];
+
+/** For each `target:port`, the peers `policySet` admits. */
+function admissionMatrix(policySet: any[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const target of targets) {
+    for (const [portName, port] of target.ports) {
+      out[`${target.name}:${portName}`] = peers
+        .filter((peer) => admits(policySet, target, port, peer))
+        .map((p) => p.name)
+        .sort();
+    }
+  }
+  return out;
+}
+
+/**
+ * Addresses a service learns at run time rather than from its env, with who dials them: task
+ * pushes to the PushService address each gateway advertises in Redis presence; logic appends to
+ * the journal node placement names.
+ */
+const ADVERTISED: Record<string, { variable: string; callers: string[] }> = {
+  gateway: { variable: 'PUSH_ADVERTISE_ADDRESS', callers: ['task'] },
+  journal: { variable: 'JOURNAL_ADVERTISE_ADDRESS', callers: ['logic'] },
+};
+
+/**
+ * Calls between the collector tiers, Jaeger and the monitoring pods: tier 1 routes to tier 2 by
+ * trace id, tier 2 sends kept traces to Jaeger, Grafana queries Jaeger, Prometheus scrapes the
+ * metrics ports.
+ */
+const TELEMETRY_CALLERS: Record<string, string[]> = {
+  'otel-collector:metrics': ['prometheus'],
+  'otel-collector-sampler:otlp-grpc': ['otel-collector'],
+  'otel-collector-sampler:prometheus': ['prometheus'],
+  'otel-collector-sampler:metrics': ['prometheus'],
+  'jaeger:otlp-grpc': ['otel-collector-sampler'],
+  'jaeger:query': ['grafana'],
+  'jaeger:metrics': ['prometheus'],
+};
+
+/** The port name of `port` on the workloads a Service host selects (or an external database). */
+function dialled(host: string, port: number): string[] {
+  if (host in EXTERNAL) return [`${host}:${host}`];
+  const service = services.find((s) => s.metadata.name === host);
+  const servicePort = service?.spec.ports.find((p: any) => p.port === port);
+  if (!servicePort) throw new Error(`no Service port ${host}:${port}`);
+  const number = targetOf(service, servicePort);
+  return workloads
+    .filter((w) => selects(service, w))
+    .map((w) => {
+      const name = [...containerPorts(w)].find(([, n]) => n === number)?.[0];
+      return `${w.metadata.name}:${name}`;
+    });
+}
+
+/**
+ * Who should reach what: the calls the services' config makes (every dial variable, resolved
+ * from the manifests), the advertised addresses, OTLP from every service into tier 1, the
+ * gateways' WebSocket port from anywhere, and the telemetry tier's calls.
+ */
+function expectedMatrix(): Record<string, string[]> {
+  const expected: Record<string, Set<string>> = {};
+  const add = (key: string, callers: string[]) => {
+    for (const c of callers) (expected[key] ??= new Set()).add(c);
+  };
+  for (const [name, app, workload, container] of tracechat) {
+    const env = resolveEnv(workload, container).values;
+    for (const variable of dialVariables(loadServiceEnv(app))) {
+      if (env[variable] === undefined) continue;
+      const { host, port } = hostPort(env[variable]);
+      for (const key of dialled(host, port)) add(key, [name]);
+    }
+    const advertised = ADVERTISED[app];
+    if (advertised) {
+      const { port } = hostPort(env[advertised.variable]!);
+      const portName = [...containerPorts(workload)].find(([, n]) => n === port)![0];
+      add(`${name}:${portName}`, advertised.callers);
+    }
+    if (app === 'gateway')
+      add(
+        `${name}:ws`,
+        peers.map((p) => p.name),
+      );
+  }
+  add(
+    'otel-collector:otlp-grpc',
+    tracechat.map(([name]) => name),
+  );
+  add(
+    'otel-collector:otlp-http',
+    tracechat.map(([name]) => name),
+  );
+  for (const [key, callers] of Object.entries(TELEMETRY_CALLERS)) add(key, callers);
+  const matrix = admissionMatrix([]);
+  return Object.fromEntries(
+    Object.keys(matrix).map((key) => [key, [...(expected[key] ?? [])].sort()]),
+  );
+}
+
+describe('network policies (deploy/k8s/networkpolicies.yaml)', () => {
+  it('denies all ingress in the namespace unless a policy admits it', () => {
+    const deny = policies.filter(
+      (p) =>
+        Object.keys(p.spec.podSelector ?? {}).length === 0 &&
+        (p.spec.policyTypes ?? []).includes('Ingress') &&
+        !(p.spec.ingress ?? []).length,
+    );
+    expect(deny.map((p) => p.metadata.name)).toEqual(['default-deny-ingress']);
+    // a pod no other policy names accepts nothing
+    const stray: Target = { name: 'stray', labels: { app: 'stray' }, ports: new Map([['x', 80]]) };
+    expect(peers.filter((peer) => admits(policies, stray, 80, peer))).toEqual([]);
+  });
+
+  it('every port a Service exposes admits someone, and the gateway Service only the WebSocket port', () => {
+    const closed: string[] = [];
+    for (const service of services) {
+      for (const port of service.spec.ports) {
+        const number = targetOf(service, port)!;
+        const pods = workloads.filter((w) => selects(service, w));
+        const open = pods.some((w) =>
+          peers.some((peer) =>
+            admits(
+              policies,
+              { name: w.metadata.name, labels: podLabels(w), ports: containerPorts(w) },
+              number,
+              peer,
+            ),
+          ),
+        );
+        if (!open) closed.push(`${service.metadata.name}:${port.port}`);
+      }
+    }
+    expect(closed).toEqual([]);
+    const gateway = services.find((s) => s.metadata.name === 'gateway');
+    expect(gateway.spec.ports.map((p: any) => p.targetPort)).toEqual(['ws']);
+  });
+
+  it('admits exactly the callers the services dial, OTLP from every service, and the telemetry tier', () => {
+    expect(admissionMatrix(policies)).toEqual(expectedMatrix());
+  });
+
+  it("logic's gRPC port admits gateway and task pods only; the gateways' WebSocket port admits anyone", () => {
+    const matrix = admissionMatrix(policies);
+    expect(matrix['logic:grpc']).toEqual(['gateway', 'task']);
+    expect(matrix['gateway:push']).toEqual(['task']);
+    expect(matrix['gateway:ws']).toContain(OUTSIDE.name);
+    expect(matrix['journal:grpc']).toEqual(['logic']);
+    expect(matrix['placement:grpc']).toEqual(['journal', 'logic']);
+  });
+
+  it("the gateway's admin port is named, in no Service, and admitted from no pod", () => {
+    const gateway = workloads.find((w) => w.metadata.name === 'gateway')!;
+    const admin = containerPorts(gateway).get('admin');
+    expect(admin).toBe(8090);
+    for (const service of services.filter((s) => selects(s, gateway))) {
+      expect(service.spec.ports.map((p: any) => targetOf(service, p))).not.toContain(admin);
+    }
+    expect(admissionMatrix(policies)['gateway:admin']).toEqual([]);
+  });
+
+  it('the matrix check refuses a policy opened to every pod (so the checks above can fail)', () => {
+    const opened = policies.map((p) =>
+      p.metadata.name === 'logic'
+        ? { ...p, spec: { ...p.spec, ingress: [{ ports: p.spec.ingress[0].ports }] } }
+        : p,
+    );
+    const matrix = admissionMatrix(opened);
+    expect(matrix['logic:grpc']).toContain(OUTSIDE.name);
+    expect(matrix).not.toEqual(expectedMatrix());
+    const withoutDeny = policies.filter((p) => p.metadata.name !== 'default-deny-ingress');
+    // without the default deny, a pod no other policy names (task) accepts anyone
+    expect(admissionMatrix(withoutDeny)['task:health']).toContain(OUTSIDE.name);
+    expect(admissionMatrix(withoutDeny)).not.toEqual(expectedMatrix());
+  });
+});
+
+describe('secrets and environment', () => {
+  const MIN_SECRET = 32;
+  const shipped = secrets.get('tracechat-secrets')!;
+
+  it('secrets.yaml ships placeholders the services refuse, not secrets', () => {
+    for (const key of ['AUTH_SECRET', 'SERVICE_SECRET', 'ADMIN_TOKEN']) {
+      expect(`${key}=${shipped[key]}`).toBe(`${key}=REPLACE-ME`);
+      expect(shipped[key]!.length).toBeLessThan(MIN_SECRET);
+    }
+    expect(shipped.DATABASE_URL).toMatch(/:REPLACE-ME@/);
+  });
+
+  it('every service gets SERVICE_SECRET from the Secret, and the gateways AUTH_SECRET and ADMIN_TOKEN', () => {
+    for (const [name, app, , container] of tracechat) {
+      const fromSecret = (variable: string) =>
+        container.env.find((e: any) => e.name === variable)?.valueFrom?.secretKeyRef?.name;
+      expect(`${name} SERVICE_SECRET from ${fromSecret('SERVICE_SECRET')}`).toBe(
+        `${name} SERVICE_SECRET from tracechat-secrets`,
+      );
+      if (app === 'gateway') {
+        for (const variable of ['AUTH_SECRET', 'ADMIN_TOKEN'])
+          expect(`${variable} from ${fromSecret(variable)}`).toBe(
+            `${variable} from tracechat-secrets`,
+          );
+      }
+    }
+  });
+
+  it('runs as production, and the sampler tier keeps 10 % of ordinary traces', () => {
+    expect(configMaps.get('tracechat-telemetry')!.data.ENVIRONMENT).toBe('production');
+    const sampler = workloads.find((w) => w.metadata.name === 'otel-collector-sampler')!;
+    const container = podSpec(sampler).containers[0];
+    const config = loadCollectorConfig(
+      mountedConfigFiles(sampler, container),
+      resolveEnv(sampler, container).values,
+    );
+    const baseline = config.processors.tail_sampling.policies.find(
+      (p: any) => p.type === 'probabilistic',
+    );
+    expect(Number(baseline.probabilistic.sampling_percentage)).toBe(10);
   });
 });
