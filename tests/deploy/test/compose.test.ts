@@ -567,17 +567,27 @@ describe('docker-compose.yml as Docker Compose loads it (compose-go, tools/compo
 
   it('publishes no gRPC port and no admin port of any service', async () => {
     const resolved = (await project()).services;
-    for (const [name, app] of tracechat) {
-      const service = resolved[name];
-      const internal = listeners(loadServiceEnv(app), service.environment ?? {}).filter(
-        (l) => l.protocol !== 'http',
-      );
-      expect(internal.length).toBeGreaterThan(name.startsWith('task') ? -1 : 0);
-      const targets = (service.ports ?? []).map((p: any) => Number(p.target));
-      expect(
-        internal.filter((l) => targets.includes(l.port)).map((l) => `${name} ${l.env}`),
-      ).toEqual([]);
-    }
+    const internal = tracechat.flatMap(([name, app]) =>
+      listeners(loadServiceEnv(app), resolved[name].environment ?? {})
+        .filter((l) => l.protocol !== 'http')
+        .map((l) => ({ name, ...l })),
+    );
+    // every gRPC server (two gateways' Push, logic, placement, two journals) and both admin APIs
+    expect(internal.map((l) => `${l.name} ${l.env}`).sort()).toEqual([
+      'gateway-1 ADMIN_PORT',
+      'gateway-1 PUSH_GRPC_ADDRESS',
+      'gateway-2 ADMIN_PORT',
+      'gateway-2 PUSH_GRPC_ADDRESS',
+      'journal-1 JOURNAL_GRPC_ADDRESS',
+      'journal-2 JOURNAL_GRPC_ADDRESS',
+      'logic LOGIC_GRPC_ADDRESS',
+      'placement PLACEMENT_GRPC_ADDRESS',
+    ]);
+    const publishedBy = (name: string) =>
+      (resolved[name].ports ?? []).map((p: any) => Number(p.target));
+    expect(
+      internal.filter((l) => publishedBy(l.name).includes(l.port)).map((l) => `${l.name} ${l.env}`),
+    ).toEqual([]);
   });
 
   it('every container is on the internal network; only those with a published port also on another', async () => {
