@@ -26,7 +26,7 @@ import { Connection, RateLimiter } from './connection';
 import type { Hub } from './connection';
 import type { ExpiryWheel } from './expiry';
 import type { FrameHandler } from './handler';
-import { remoteAddress } from './limits';
+import { ConnectionLimit, remoteAddress } from './limits';
 import type { ConnectionSlots } from './limits';
 import { originAllowed } from './origin';
 
@@ -66,24 +66,37 @@ function refuse(
   );
 }
 
+const REFUSED_REASONS = [...Object.values(ConnectionLimit), 'origin'] as const;
+const CLOSED_REASONS = ['send_buffer_full', 'token_expired'] as const;
+
 /** Counts a refused upgrade by reason. */
-function countRefused(gatewayId: string, reason: string): void {
+function countRefused(
+  gatewayId: string,
+  reason: (typeof REFUSED_REASONS)[number],
+  value = 1,
+): void {
   incrementCounter(
     MetricName.GATEWAY_CONNECTIONS_REFUSED,
     { [Attr.GATEWAY_ID]: gatewayId, reason },
-    1,
+    value,
     'WebSocket upgrades refused by a connection limit or the Origin rule',
   );
 }
 
 /** Counts a connection the gateway closed by reason. */
-export function countClosed(gatewayId: string, reason: string): void {
+function countClosed(gatewayId: string, reason: (typeof CLOSED_REASONS)[number], value = 1): void {
   incrementCounter(
     MetricName.GATEWAY_CONNECTIONS_CLOSED,
     { [Attr.GATEWAY_ID]: gatewayId, reason },
-    1,
+    value,
     'WebSocket connections the gateway closed: a full send buffer, an expired token',
   );
+}
+
+/** Creates every series of the refused and closed counters at 0, so rates start from zero. */
+export function registerConnectionCounters(gatewayId: string): void {
+  for (const reason of REFUSED_REASONS) countRefused(gatewayId, reason, 0);
+  for (const reason of CLOSED_REASONS) countClosed(gatewayId, reason, 0);
 }
 
 /** An upgrade socket's error handler; a function of its own so it keeps nothing of the request. */
@@ -206,6 +219,8 @@ function wire(
   deps.expiry.add(conn, expiresAt);
   deps.alive.add(ws);
   ws.on('pong', () => deps.alive.add(ws));
+  // ws answers every ping by itself: a client that pings and never reads fills the buffer too
+  ws.on('ping', () => conn.checkSendBuffer());
   ws.on('message', (data, isBinary) => {
     if (isBinary) return deps.handler.rejectBinary(conn);
     deps.handler.accept(conn, data.toString());

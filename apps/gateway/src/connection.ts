@@ -71,6 +71,21 @@ export class Connection {
     setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
+  /**
+   * Closes the connection when its send buffer is already past the limit; for what the WebSocket
+   * library writes on its own (the pong of every ping). True when it closed it.
+   */
+  checkSendBuffer(): boolean {
+    if (!this.open || this.socket.bufferedAmount <= this.options.maxBufferedBytes) return false;
+    this.sendBufferFull();
+    return true;
+  }
+
+  private sendBufferFull(): void {
+    this.end(CloseCode.POLICY_VIOLATION, 'send buffer full');
+    this.options.onSendBufferFull?.(this);
+  }
+
   /** Remembers a push written to this connection, for the `received` that may follow. */
   rememberPush(messageId: string, traceparent: string): void {
     if (!this.options.rememberPushes || !traceparent) return;
@@ -105,8 +120,7 @@ export class Connection {
     const data = JSON.stringify(frame);
     const waiting = this.socket.bufferedAmount;
     if (waiting > 0 && waiting + data.length > this.options.maxBufferedBytes) {
-      this.end(CloseCode.POLICY_VIOLATION, 'send buffer full');
-      this.options.onSendBufferFull?.(this);
+      this.sendBufferFull();
       return false;
     }
     if (!this.corked) {

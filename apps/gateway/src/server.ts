@@ -10,7 +10,7 @@ import { setGauge, startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import { registerAdmin } from './admin';
 import type { GatewayConfig } from './config';
-import { createUpgradeHandler, expireConnection } from './connect';
+import { createUpgradeHandler, expireConnection, registerConnectionCounters } from './connect';
 import { Hub } from './connection';
 import type { Connection } from './connection';
 import { ExpiryWheel } from './expiry';
@@ -162,6 +162,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
         setInterval(checkLiveness, LIVENESS_INTERVAL_MS),
       );
       gaugeConnections();
+      registerConnectionCounters(config.gatewayId);
       log.info(
         { port, pushPort, adminPort, gateway: config.gatewayId, push: advertised },
         'gateway listening',
