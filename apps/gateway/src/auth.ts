@@ -1,5 +1,5 @@
 import { TokenError, verifyToken } from '@tracechat/contracts';
-import type { Identity } from '@tracechat/contracts';
+import type { Identity, TokenRules } from '@tracechat/contracts';
 
 /** The token from `Authorization: Bearer …` or the `token` query parameter. */
 export function tokenFromRequest(authorization: string | undefined, url: URL): string | undefined {
@@ -15,8 +15,9 @@ export function authenticate(
   authorization: string | undefined,
   url: URL,
   secret: string,
+  rules: TokenRules = {},
 ): Identity {
   const token = tokenFromRequest(authorization, url);
   if (!token) throw new TokenError('missing token');
-  return verifyToken(token, secret);
+  return verifyToken(token, secret, rules);
 }

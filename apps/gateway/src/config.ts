@@ -1,5 +1,10 @@
 import { EnvReader, sharedEnv } from '@tracechat/config';
-import { DEFAULT_LIMITS, DEV_AUTH_SECRET } from '@tracechat/contracts';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  DEV_AUTH_SECRET,
+  MIN_AUTH_SECRET_LENGTH,
+} from '@tracechat/contracts';
 import type { Env, LogLevel } from '@tracechat/config';
 
 export interface GatewayConfig {
@@ -14,6 +19,12 @@ export interface GatewayConfig {
   /** Put before every Redis key this service uses; empty in production, one per run in tests. */
   readonly redisKeyPrefix: string;
   readonly authSecret: string;
+  /** Longest token lifetime accepted (`exp` − `iat`), in seconds. */
+  readonly authMaxTokenLifetimeSeconds: number;
+  /** When set, a token's `iss` must equal it. */
+  readonly authIssuer: string | undefined;
+  /** When set, a token's `aud` must name it. */
+  readonly authAudience: string | undefined;
   readonly maxFrameBytes: number;
   readonly maxTextBytes: number;
   readonly maxHistoryLimit: number;
@@ -27,15 +38,58 @@ export interface GatewayConfig {
   readonly adminToken: string | undefined;
   readonly whitelistSyncIntervalMs: number;
   readonly logLevel: LogLevel;
+  /** Where the admin API listens: its own port, never the public one. */
+  readonly adminHost: string;
+  readonly adminPort: number;
+  /** Bytes a connection may have waiting to be written before it is closed (1008). */
+  readonly maxBufferedBytes: number;
+  /** Open connections per gateway, per user and per remote address; past them the upgrade is 429. */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly maxConnectionsPerAddress: number;
+  /**
+   * Origins (`scheme://host[:port]`) a browser's upgrade may come from besides the gateway's own;
+   * `*` allows any. An upgrade without `Origin` (not a browser) is always allowed.
+   */
+  readonly allowedOrigins: readonly string[];
+}
+
+/** The environment in which the development secret may stand in for `AUTH_SECRET`. */
+const DEVELOPMENT = 'development';
+
+/** What is wrong with an `ALLOWED_ORIGINS` entry: it must be `*` or an http(s) origin without a path. */
+function originProblem(entry: string): string | undefined {
+  if (entry === '*') return undefined;
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'ALLOWED_ORIGINS: each entry must be * or an origin such as https://chat.example.com';
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.origin !== entry.replace(/\/$/, '')) {
+    return 'ALLOWED_ORIGINS: each entry must be * or an origin such as https://chat.example.com';
+  }
+  return undefined;
 }
 
 export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const r = new EnvReader('gateway', env);
   const shared = sharedEnv(r);
-  const environment = r.string('ENVIRONMENT', 'development');
+  const environment = r.string('ENVIRONMENT', DEVELOPMENT);
   const secret = r.optionalString('AUTH_SECRET');
-  if (!secret && environment === 'production') r.problem('AUTH_SECRET is required in production');
-  if (secret && secret.length < 16) r.problem('AUTH_SECRET must be at least 16 characters');
+  if (environment !== DEVELOPMENT) {
+    if (!secret) {
+      r.problem(`AUTH_SECRET is required when ENVIRONMENT is not ${DEVELOPMENT}`);
+    } else if (secret.length < MIN_AUTH_SECRET_LENGTH) {
+      r.problem(`AUTH_SECRET must be at least ${MIN_AUTH_SECRET_LENGTH} characters`);
+    }
+    if (secret === DEV_AUTH_SECRET && environment === 'production') {
+      r.problem('AUTH_SECRET is the development secret, which production refuses');
+    }
+  }
+  const allowedOrigins = r.list('ALLOWED_ORIGINS', []).map((entry) => entry.replace(/\/$/, ''));
+  const originProblems = new Set(allowedOrigins.map(originProblem).filter((p) => p !== undefined));
+  for (const problem of originProblems) r.problem(problem);
   const adminToken = r.optionalString('ADMIN_TOKEN');
   if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
@@ -49,6 +103,13 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),
     authSecret: secret ?? DEV_AUTH_SECRET,
+    authMaxTokenLifetimeSeconds: r.int(
+      'AUTH_MAX_TOKEN_LIFETIME',
+      DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+      { min: 1, max: 366 * 24 * 3600 },
+    ),
+    authIssuer: r.optionalString('AUTH_ISSUER'),
+    authAudience: r.optionalString('AUTH_AUDIENCE'),
     maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
       min: 256,
       max: 1_048_576,
@@ -68,5 +129,15 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     adminToken,
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
     logLevel: shared.logLevel(),
+    adminHost: r.string('ADMIN_HOST', '127.0.0.1'),
+    adminPort: r.int('ADMIN_PORT', 8090, { min: 0, max: 65535 }),
+    maxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, {
+      min: 65_536,
+      max: 1024 * 1024 * 1024,
+    }),
+    maxConnections: r.int('WS_MAX_CONNECTIONS', 50_000, { min: 1 }),
+    maxConnectionsPerUser: r.int('WS_MAX_CONNECTIONS_PER_USER', 16, { min: 1 }),
+    maxConnectionsPerAddress: r.int('WS_MAX_CONNECTIONS_PER_ADDRESS', 1024, { min: 1 }),
+    allowedOrigins,
   });
 }

@@ -3,15 +3,32 @@ import type { Duplex } from 'node:stream';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { SpanContext } from '@opentelemetry/api';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { Attr, SamplingEvent, SpanName } from '@tracechat/contracts';
+import {
+  Attr,
+  CloseCode,
+  MetricName,
+  SamplingEvent,
+  SpanName,
+  serverFrames,
+} from '@tracechat/contracts';
 import type { Presence } from '@tracechat/presence';
-import { SpanKind, contextFromCarrier, recordError, withSpan } from '@tracechat/telemetry';
+import {
+  SpanKind,
+  contextFromCarrier,
+  incrementCounter,
+  recordError,
+  withSpan,
+} from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
 import { authenticate } from './auth';
 import type { GatewayConfig } from './config';
 import { Connection, RateLimiter } from './connection';
 import type { Hub } from './connection';
+import type { ExpiryWheel } from './expiry';
 import type { FrameHandler } from './handler';
+import { ConnectionLimit, remoteAddress } from './limits';
+import type { ConnectionSlots } from './limits';
+import { originAllowed } from './origin';
 
 export interface ConnectDeps {
   readonly config: GatewayConfig;
@@ -26,12 +43,60 @@ export interface ConnectDeps {
   readonly isDraining: () => boolean;
   /** Called whenever a connection is added or removed. */
   readonly changed: () => void;
+  /** Connection slots by total, user and address. */
+  readonly slots: ConnectionSlots;
+  /** Ends connections when their token expires. */
+  readonly expiry: ExpiryWheel<Connection>;
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
+/** Seconds a client refused by a connection limit is asked to wait (`Retry-After`). */
+const RETRY_AFTER_SECONDS = 10;
+
+function refuse(
+  socket: Duplex,
+  status: number,
+  reason: string,
+  headers: Record<string, string> = {},
+): void {
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
   );
+}
+
+const REFUSED_REASONS = [...Object.values(ConnectionLimit), 'origin'] as const;
+const CLOSED_REASONS = ['send_buffer_full', 'token_expired'] as const;
+
+/** Counts a refused upgrade by reason. */
+function countRefused(
+  gatewayId: string,
+  reason: (typeof REFUSED_REASONS)[number],
+  value = 1,
+): void {
+  incrementCounter(
+    MetricName.GATEWAY_CONNECTIONS_REFUSED,
+    { [Attr.GATEWAY_ID]: gatewayId, reason },
+    value,
+    'WebSocket upgrades refused by a connection limit or the Origin rule',
+  );
+}
+
+/** Counts a connection the gateway closed by reason. */
+function countClosed(gatewayId: string, reason: (typeof CLOSED_REASONS)[number], value = 1): void {
+  incrementCounter(
+    MetricName.GATEWAY_CONNECTIONS_CLOSED,
+    { [Attr.GATEWAY_ID]: gatewayId, reason },
+    value,
+    'WebSocket connections the gateway closed: a full send buffer, an expired token',
+  );
+}
+
+/** Creates every series of the refused and closed counters at 0, so rates start from zero. */
+export function registerConnectionCounters(gatewayId: string): void {
+  for (const reason of REFUSED_REASONS) countRefused(gatewayId, reason, 0);
+  for (const reason of CLOSED_REASONS) countClosed(gatewayId, reason, 0);
 }
 
 /** An upgrade socket's error handler; a function of its own so it keeps nothing of the request. */
@@ -40,12 +105,18 @@ function destroyOnError(this: Duplex): void {
 }
 
 /**
- * The HTTP upgrade handler of `/ws`: authenticates the token (401 otherwise) inside a
- * `gateway.ws.connect` span (a child of the client's traceparent when following is on), then
- * wires the connection's frames, its disconnect span and its presence.
+ * The HTTP upgrade handler of `/ws`: checks the Origin (403), authenticates the token (401)
+ * inside a `gateway.ws.connect` span (a child of the client's traceparent when following is on),
+ * takes a connection slot (429 past a limit), then wires the connection's frames, its
+ * disconnect span, its presence and its token's expiry.
  */
 export function createUpgradeHandler(deps: ConnectDeps) {
   const { config, hub, presence, log } = deps;
+  const tokenRules = {
+    maxLifetimeSeconds: config.authMaxTokenLifetimeSeconds,
+    issuer: config.authIssuer,
+    audience: config.authAudience,
+  };
 
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
@@ -56,6 +127,13 @@ export function createUpgradeHandler(deps: ConnectDeps) {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
+    const address = remoteAddress(req.socket.remoteAddress);
+    if (!originAllowed(header('origin'), header('host'), config.allowedOrigins)) {
+      countRefused(config.gatewayId, 'origin');
+      // the Origin is the browser's page, not a secret; cut to keep the line short
+      log.info({ origin: header('origin')?.slice(0, 256), address }, 'upgrade refused: origin');
+      return refuse(socket, 403, 'Forbidden');
+    }
     const parent = deps.followTraceparent
       ? contextFromCarrier(
           {
@@ -77,22 +155,34 @@ export function createUpgradeHandler(deps: ConnectDeps) {
       },
       async (span) => {
         let userId: string;
+        let expiresAt: number;
         try {
-          userId = await withSpan(
-            SpanName.GATEWAY_AUTH_AUTHENTICATE,
-            {},
-            () => authenticate(header('authorization'), url, config.authSecret).userId,
-          );
+          ({ userId, expiresAt } = await withSpan(SpanName.GATEWAY_AUTH_AUTHENTICATE, {}, () =>
+            authenticate(header('authorization'), url, config.authSecret, tokenRules),
+          ));
         } catch (err) {
           recordError(span, err);
           return refuse(socket, 401, 'Unauthorized');
         }
         span.setAttribute(Attr.USER_ID, userId);
+        const slot = deps.slots.acquire(userId, address);
+        if (typeof slot === 'string') {
+          countRefused(config.gatewayId, slot);
+          log.info({ user: userId, address, limit: slot }, 'upgrade refused: connection limit');
+          span.setAttribute(Attr.ERROR_TYPE, slot);
+          return refuse(socket, 429, 'Too Many Requests', {
+            'Retry-After': String(RETRY_AFTER_SECONDS),
+          });
+        }
+        // the slot is the socket's until it closes, upgraded or not (a failed handshake never
+        // calls back)
+        if (socket.destroyed) return slot();
+        socket.once('close', slot);
         const ws = await new Promise<WebSocket>((resolve) =>
           deps.wss.handleUpgrade(req, socket, head, resolve),
         );
         // wired outside this closure so an open connection does not keep the upgrade request
-        const conn = wire(deps, ws, userId, span.spanContext());
+        const conn = wire(deps, ws, userId, expiresAt, span.spanContext());
         span.setAttribute(Attr.CONNECTION_ID, conn.id);
         if (hub.add(conn)) await presence.online(config.gatewayId, [userId]);
         deps.changed();
@@ -108,21 +198,36 @@ export function createUpgradeHandler(deps: ConnectDeps) {
  * Wires an accepted WebSocket: its frames, liveness, and the `gateway.ws.disconnect` span
  * (linked to the connect span) that withdraws presence when it closes.
  */
-function wire(deps: ConnectDeps, ws: WebSocket, userId: string, connectContext: SpanContext) {
+function wire(
+  deps: ConnectDeps,
+  ws: WebSocket,
+  userId: string,
+  expiresAt: number,
+  connectContext: SpanContext,
+) {
   const { config, hub, presence, log } = deps;
   const conn = new Connection(
     userId,
     ws,
     new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+    {
+      maxBufferedBytes: config.maxBufferedBytes,
+      rememberPushes: deps.followTraceparent,
+      onSendBufferFull: sendBufferFull,
+    },
   );
+  deps.expiry.add(conn, expiresAt);
   deps.alive.add(ws);
   ws.on('pong', () => deps.alive.add(ws));
+  // ws answers every ping by itself: a client that pings and never reads fills the buffer too
+  ws.on('ping', () => conn.checkSendBuffer());
   ws.on('message', (data, isBinary) => {
     if (isBinary) return deps.handler.rejectBinary(conn);
     deps.handler.accept(conn, data.toString());
   });
   ws.on('error', (err) => log.info({ err, connection: conn.id }, 'websocket error'));
   ws.on('close', (code) => {
+    deps.expiry.remove(conn);
     void withSpan(
       SpanName.GATEWAY_WS_DISCONNECT,
       {
@@ -147,4 +252,23 @@ function wire(deps: ConnectDeps, ws: WebSocket, userId: string, connectContext: 
     ).catch((err: unknown) => log.warn({ err }, 'presence update failed on disconnect'));
   });
   return conn;
+
+  function sendBufferFull(full: Connection): void {
+    countClosed(config.gatewayId, 'send_buffer_full');
+    log.warn(
+      { user: full.userId, connection: full.id, limit: config.maxBufferedBytes },
+      'connection closed: send buffer full (the client does not read)',
+    );
+  }
+}
+
+/**
+ * Ends a connection whose token expired: an `UNAUTHORIZED` error frame, then close code 4401.
+ */
+export function expireConnection(conn: Connection, gatewayId: string, log: Logger): void {
+  if (!conn.open) return;
+  conn.send(serverFrames.error(null, 'UNAUTHORIZED', 'token expired', null));
+  conn.end(CloseCode.TOKEN_EXPIRED, 'token expired');
+  countClosed(gatewayId, 'token_expired');
+  log.info({ user: conn.userId, connection: conn.id }, 'connection closed: token expired');
 }

@@ -103,8 +103,9 @@ export class FrameHandler {
     }
     const current = lane;
     current.waiting++;
+    // a connection closed meanwhile (its send buffer full, its token expired) needs no answers
     const run = () =>
-      this.handle(conn, raw, decoded, decodeError)
+      (conn.open ? this.handle(conn, raw, decoded, decodeError) : Promise.resolve())
         .catch((err: unknown) => this.deps.log.error({ err }, 'frame handling failed'))
         .finally(() => current.waiting--);
     const type = asObject(decoded)?.type;
@@ -307,7 +308,12 @@ export class FrameHandler {
     }
   }
 
-  /** `received` closes a delivery in its trace: a span under the push span it names. */
+  /**
+   * `received` closes a delivery in its trace: a span under the push span, for a message pushed
+   * to this same connection with that push's traceparent, once. Anything else is ignored
+   * silently (no span, no count), as is every `received` when clients' trace context is not
+   * followed: the gateway never adopts a client's context for another user's trace.
+   */
   private async received(conn: Connection, obj: Record<string, unknown>): Promise<void> {
     let frame: ClientFrame;
     try {
@@ -317,9 +323,14 @@ export class FrameHandler {
       conn.send(serverFrames.error(null, failure.code, failure.message, null));
       return;
     }
-    if (frame.type !== 'received') return;
-    const parent = contextFromCarrier(frame, ROOT_CONTEXT);
-    if (!trace.getSpanContext(parent)) return; // no delivery to close
+    if (frame.type !== 'received' || !this.deps.followTraceparent) return;
+    const claimed = trace.getSpanContext(contextFromCarrier(frame, ROOT_CONTEXT));
+    if (!claimed) return; // no delivery to close
+    const pushed = conn.takePush(frame.messageId);
+    if (pushed === undefined) return;
+    const parent = contextFromCarrier({ traceparent: pushed }, ROOT_CONTEXT);
+    const push = trace.getSpanContext(parent);
+    if (!push || push.traceId !== claimed.traceId || push.spanId !== claimed.spanId) return;
     await withSpan(
       SpanName.GATEWAY_WS_DELIVERY_ACK,
       {

@@ -52,6 +52,7 @@ export function deliver(
               );
               pushSpan.setAttribute(Attr.FRAME_WRITTEN, written);
               if (written) {
+                conn.rememberPush(message.messageId, traceparent);
                 connections++;
                 incrementCounter(MetricName.MESSAGES_PUSHED, { [Attr.GATEWAY_ID]: gatewayId });
                 recordHistogram(

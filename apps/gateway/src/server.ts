@@ -10,14 +10,20 @@ import { setGauge, startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import { registerAdmin } from './admin';
 import type { GatewayConfig } from './config';
-import { createUpgradeHandler } from './connect';
+import { createUpgradeHandler, expireConnection, registerConnectionCounters } from './connect';
 import { Hub } from './connection';
+import type { Connection } from './connection';
+import { ExpiryWheel } from './expiry';
 import { FrameHandler } from './handler';
+import { ConnectionSlots } from './limits';
 import { PushServer } from './push-server';
 
 export interface Gateway {
-  /** Connects Redis, serves HTTP/WebSocket and PushService; resolves with the bound ports. */
-  listen(): Promise<{ port: number; pushPort: number }>;
+  /**
+   * Connects Redis, serves HTTP/WebSocket, the admin API (on its own port) and PushService;
+   * resolves with the bound ports.
+   */
+  listen(): Promise<{ port: number; pushPort: number; adminPort: number }>;
   /** Stops accepting, closes connections (1001), withdraws presence, closes clients. */
   close(): Promise<void>;
   readonly connections: number;
@@ -29,8 +35,10 @@ const READINESS_TIMEOUT_MS = 1000;
 
 /** Builds a gateway; nothing listens until `listen`. */
 export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
+  const app = Fastify({ logger: false });
+  // the admin API listens apart, on a private address, so the public port never serves it;
   // ids in admin paths may be 128 characters: let them reach validation (400), not a 414
-  const app = Fastify({ logger: false, maxParamLength: 256 });
+  const adminApp = Fastify({ logger: false, routerOptions: { maxParamLength: 256 } });
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
@@ -75,13 +83,22 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     );
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: results });
   });
-  registerAdmin(app, {
+  registerAdmin(adminApp, {
     token: config.adminToken,
     whitelist,
     changed: async () => {
       await whitelistSync?.refresh();
     },
   });
+
+  const slots = new ConnectionSlots({
+    total: config.maxConnections,
+    perUser: config.maxConnectionsPerUser,
+    perAddress: config.maxConnectionsPerAddress,
+  });
+  const expiry = new ExpiryWheel<Connection>((conn) =>
+    expireConnection(conn, config.gatewayId, log),
+  );
 
   const onUpgrade = createUpgradeHandler({
     config,
@@ -94,6 +111,8 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     alive,
     isDraining: () => draining,
     changed: gaugeConnections,
+    slots,
+    expiry,
   });
 
   /** Announces this gateway's push address and refreshes its users' presence. */
@@ -128,6 +147,10 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
+      await adminApp.listen({ host: config.adminHost, port: config.adminPort });
+      const adminAddress = adminApp.server.address();
+      const adminPort =
+        typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort;
       const pushPort = await push.listen(config.pushAddress);
       advertised = advertised.replace(/:0$/, `:${pushPort}`);
       await beat();
@@ -139,17 +162,19 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
         setInterval(checkLiveness, LIVENESS_INTERVAL_MS),
       );
       gaugeConnections();
+      registerConnectionCounters(config.gatewayId);
       log.info(
-        { port, pushPort, gateway: config.gatewayId, push: advertised },
+        { port, pushPort, adminPort, gateway: config.gatewayId, push: advertised },
         'gateway listening',
       );
-      return { port, pushPort };
+      return { port, pushPort, adminPort };
     },
 
     async close() {
       draining = true;
       for (const timer of timers) clearInterval(timer);
       whitelistSync?.stop();
+      expiry.stop();
       app.server.off('upgrade', onUpgrade);
       const users = [...hub.users()];
       await presence.withdrawGateway(config.gatewayId).catch(() => undefined);
@@ -159,6 +184,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       await push.close();
       logic.close();
       await app.close();
+      await adminApp.close();
       for (const ws of wss.clients) ws.terminate();
       await redis.quit().catch(() => undefined);
     },

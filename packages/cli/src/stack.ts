@@ -18,6 +18,9 @@ export interface StackPorts {
   readonly gateway2: number;
   readonly push1: number;
   readonly push2: number;
+  /** The gateways' admin API (a port of its own, on 127.0.0.1). */
+  readonly admin1: number;
+  readonly admin2: number;
   readonly logic: number;
   readonly logicHealth: number;
   readonly taskHealth: number;
@@ -48,6 +51,8 @@ export const DEFAULT_PORTS: StackPorts = {
   gateway2: 8081,
   push1: 50051,
   push2: 50061,
+  admin1: 8090,
+  admin2: 8091,
   logic: 50052,
   logicHealth: 9152,
   taskHealth: 9153,
@@ -131,6 +136,8 @@ export type ServiceName =
 export interface Stack {
   readonly ports: StackPorts;
   readonly gatewayUrls: readonly [string, string];
+  /** The gateways' admin API base URLs (`http://127.0.0.1:8090`); paths start with `/admin`. */
+  readonly adminUrls: readonly [string, string];
   readonly jaegerUrl: string;
   readonly otlpEndpoint: string;
   /** The collector's Prometheus endpoint (span metrics and service metrics), when it runs. */
@@ -246,8 +253,10 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     NATS_SUBJECT_PREFIX: natsSubjectPrefix,
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
     OTEL_BSP_SCHEDULE_DELAY: String(options.spanExportDelayMs ?? 1000),
-    ENVIRONMENT: options.environment ?? 'local',
+    ENVIRONMENT: options.environment ?? 'development',
     AUTH_SECRET: DEV_AUTH_SECRET,
+    // every client of the native stack (bench, soak, tests) comes from 127.0.0.1
+    WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
     // Jaeger stores traces only: metrics go out when the collector tier is there to take them.
     OTEL_METRICS_EXPORTER: collector ? 'otlp' : 'none',
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
@@ -383,6 +392,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
   function gatewayProcess(n: 1 | 2): ManagedProcess {
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
     const push = n === 1 ? ports.push1 : ports.push2;
+    const admin = n === 1 ? ports.admin1 : ports.admin2;
     const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
     return supervised({
       name,
@@ -396,6 +406,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         PUSH_GRPC_ADDRESS: `127.0.0.1:${push}`,
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
+        ADMIN_PORT: String(admin),
         ...options.serviceEnv?.[name],
       },
       logFile: join(logDir, `${name}.log`),
@@ -431,6 +442,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
   return {
     ports,
     gatewayUrls: [`ws://127.0.0.1:${ports.gateway1}/ws`, `ws://127.0.0.1:${ports.gateway2}/ws`],
+    adminUrls: [`http://127.0.0.1:${ports.admin1}`, `http://127.0.0.1:${ports.admin2}`],
     jaegerUrl: `http://127.0.0.1:${ports.jaegerQuery}`,
     otlpEndpoint,
     metricsUrl: collector ? `http://127.0.0.1:${ports.collectorPrometheus}/metrics` : undefined,

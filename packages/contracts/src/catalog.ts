@@ -133,6 +133,10 @@ export const MetricName = {
   MESSAGES_DELIVERED: 'tracechat.messages.delivered',
   MESSAGE_DELIVERY_LATENCY: 'tracechat.message.delivery.latency',
   GATEWAY_CONNECTIONS: 'tracechat.gateway.connections',
+  /** Upgrades the gateway refused, by `reason` (a limit's name, `origin`). */
+  GATEWAY_CONNECTIONS_REFUSED: 'tracechat.gateway.connections.refused',
+  /** Connections the gateway closed on its own, by `reason` (`send_buffer_full`, `token_expired`). */
+  GATEWAY_CONNECTIONS_CLOSED: 'tracechat.gateway.connections.closed',
   TASK_MESSAGES_ROUTED: 'tracechat.task.messages.routed',
   TASK_MESSAGES_DEAD_LETTERED: 'tracechat.task.messages.dead_lettered',
   JOURNAL_APPENDS: 'tracechat.journal.appends',

@@ -30,7 +30,14 @@ export class FrameError extends Error {
 export const CloseCode = {
   /** The gateway is shutting down; reconnect (to any gateway). */
   GOING_AWAY: 1001,
+  /**
+   * Policy violation: the client let the gateway's send buffer fill (it does not read its
+   * socket), reason `send buffer full`.
+   */
+  POLICY_VIOLATION: 1008,
   /** A frame was over the size limit. */
   MESSAGE_TOO_BIG: 1009,
+  /** The connection's token expired (reason `token expired`); reconnect with a fresh token. */
+  TOKEN_EXPIRED: 4401,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

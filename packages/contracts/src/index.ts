@@ -49,10 +49,11 @@ export {
 } from './ids';
 export type { TextProblem } from './ids';
 export {
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DEV_AUTH_SECRET,
   MIN_AUTH_SECRET_LENGTH,
   TokenError,
   signToken,
   verifyToken,
 } from './tokens';
-export type { Identity } from './tokens';
+export type { Identity, TokenRules } from './tokens';

@@ -6,10 +6,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isUserId } from './ids';
 
-/** The development secret of the native stack and compose; never valid in production. */
-export const DEV_AUTH_SECRET = 'tracechat-dev-secret';
-/** Shortest secret a service accepts. */
-export const MIN_AUTH_SECRET_LENGTH = 16;
+/**
+ * The development secret: the fallback when `ENVIRONMENT=development` and `AUTH_SECRET` is unset,
+ * and the secret of the native stack and the test stacks. Refused in production.
+ */
+export const DEV_AUTH_SECRET = 'tracechat-development-secret-not-for-production';
+/** Shortest secret a service accepts outside development (256 bits of HS256 key, as text). */
+export const MIN_AUTH_SECRET_LENGTH = 32;
+/** Longest lifetime (`exp` − `iat`) a token may have unless configured otherwise: 24 hours. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 export class TokenError extends Error {
   override readonly name = 'TokenError';
@@ -18,8 +23,20 @@ export class TokenError extends Error {
 
 export interface Identity {
   readonly userId: string;
-  /** When the token expires, in milliseconds since the epoch; undefined when it has no `exp`. */
-  readonly expiresAt?: number;
+  /** When the token expires, in milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** What a verifier demands of a token beyond its signature. */
+export interface TokenRules {
+  /** Longest allowed `exp` − `iat` (or `exp` − now without `iat`), in seconds; default 24 h. */
+  readonly maxLifetimeSeconds?: number;
+  /** When set, `iss` must equal it. */
+  readonly issuer?: string;
+  /** When set, `aud` (a string or an array of strings) must name it. */
+  readonly audience?: string;
+  /** Clock skew allowed on `exp`, `nbf` and the lifetime; default 30 s. */
+  readonly skewSeconds?: number;
 }
 
 function b64url(input: Buffer | string): string {
@@ -35,16 +52,20 @@ function decodeJson(part: string): Record<string, unknown> {
 }
 
 /**
- * Verifies an HS256 JWT and returns its subject as the user id. Refuses other algorithms,
- * bad signatures, expired (`exp`) or not-yet-valid (`nbf`) tokens, allowing `skewSeconds` of
- * clock skew, and subjects that are not valid user ids. Throws TokenError.
+ * Verifies an HS256 JWT and returns its subject as the user id. Refuses other algorithms, bad
+ * signatures, tokens without a numeric `exp`, expired or not-yet-valid (`nbf`) ones (allowing the
+ * rules' clock skew), lifetimes over `maxLifetimeSeconds` (`exp` − `iat`, and `exp` − now, so an
+ * `iat` in the future buys nothing), a wrong `iss` or `aud` when the rules name one, and subjects
+ * that are not valid user ids. Throws TokenError.
  */
 export function verifyToken(
   token: string,
   secret: string,
+  rules: TokenRules = {},
   nowMs = Date.now(),
-  skewSeconds = 30,
 ): Identity {
+  const skewSeconds = rules.skewSeconds ?? 30;
+  const maxLifetime = rules.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   const parts = token.split('.');
   if (parts.length !== 3) throw new TokenError('token is not a JWT');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -63,11 +84,22 @@ export function verifyToken(
     throw new TokenError('token signature is invalid');
   }
   const now = nowMs / 1000;
+  const exp = payload.exp;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+    throw new TokenError('token has no expiry (exp)');
+  }
+  if (exp + skewSeconds < now) throw new TokenError('token has expired');
   if (
-    payload.exp !== undefined &&
-    (typeof payload.exp !== 'number' || payload.exp + skewSeconds < now)
+    payload.iat !== undefined &&
+    (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat))
   ) {
-    throw new TokenError('token has expired');
+    throw new TokenError('token issue time (iat) is malformed');
+  }
+  if (
+    exp - now > maxLifetime + skewSeconds ||
+    (typeof payload.iat === 'number' && exp - payload.iat > maxLifetime)
+  ) {
+    throw new TokenError('token lifetime is too long');
   }
   if (
     payload.nbf !== undefined &&
@@ -75,23 +107,36 @@ export function verifyToken(
   ) {
     throw new TokenError('token is not valid yet');
   }
+  if (rules.issuer !== undefined && payload.iss !== rules.issuer) {
+    throw new TokenError('token issuer is not accepted');
+  }
+  if (rules.audience !== undefined && !names(payload.aud, rules.audience)) {
+    throw new TokenError('token audience is not accepted');
+  }
   if (!isUserId(payload.sub)) throw new TokenError('token subject is missing or malformed');
-  return {
-    userId: payload.sub,
-    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-  };
+  return { userId: payload.sub, expiresAt: exp * 1000 };
 }
 
-/** Signs an HS256 JWT for a user, valid for `ttlSeconds` (development tokens and tests). */
+/** Whether an `aud` claim (a string or an array of strings, RFC 7519 §4.1.3) names `audience`. */
+function names(aud: unknown, audience: string): boolean {
+  if (typeof aud === 'string') return aud === audience;
+  return Array.isArray(aud) && aud.some((entry) => entry === audience);
+}
+
+/**
+ * Signs an HS256 JWT for a user, valid for `ttlSeconds` (development tokens and tests); `claims`
+ * are added to the payload (`iss`, `aud`, …) and may override `iat` and `exp`.
+ */
 export function signToken(
   userId: string,
   secret: string,
   ttlSeconds = 3600,
   nowMs = Date.now(),
+  claims: Readonly<Record<string, unknown>> = {},
 ): string {
   const iat = Math.floor(nowMs / 1000);
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ sub: userId, iat, exp: iat + ttlSeconds }));
+  const payload = b64url(JSON.stringify({ sub: userId, iat, exp: iat + ttlSeconds, ...claims }));
   const signature = b64url(createHmac('sha256', secret).update(`${header}.${payload}`).digest());
   return `${header}.${payload}.${signature}`;
 }

@@ -1,4 +1,10 @@
-import { TokenError, signToken, verifyToken } from '../src';
+import {
+  DEV_AUTH_SECRET,
+  MIN_AUTH_SECRET_LENGTH,
+  TokenError,
+  signToken,
+  verifyToken,
+} from '../src';
 
 const SECRET = 'a-test-secret-of-some-length';
 
@@ -26,5 +32,82 @@ describe('verifyToken', () => {
   it('refuses a subject that is not a plain user id', () => {
     const token = signToken('bad user!', SECRET);
     expect(() => verifyToken(token, SECRET)).toThrow(/subject/);
+  });
+});
+
+describe('verifyToken rules', () => {
+  const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
+  const sign = (claims: Record<string, unknown>, ttl = 3600) =>
+    signToken('alice', SECRET, ttl, NOW, claims);
+
+  it('refuses a token without exp, or with an exp that is not a number', () => {
+    expect(() => verifyToken(sign({ exp: undefined }), SECRET, {}, NOW)).toThrow(/no expiry/);
+    expect(() => verifyToken(sign({ exp: 'tomorrow' }), SECRET, {}, NOW)).toThrow(/no expiry/);
+  });
+
+  it('returns when the token expires', () => {
+    expect(verifyToken(sign({}, 120), SECRET, {}, NOW).expiresAt).toBe(NOW + 120_000);
+  });
+
+  it('allows a lifetime up to the maximum (24 h by default) and refuses a longer one', () => {
+    expect(verifyToken(sign({}, 24 * 3600), SECRET, {}, NOW).userId).toBe('alice');
+    expect(() => verifyToken(sign({}, 24 * 3600 + 1), SECRET, {}, NOW)).toThrow(/lifetime/);
+    const rules = { maxLifetimeSeconds: 600 };
+    expect(verifyToken(sign({}, 600), SECRET, rules, NOW).userId).toBe('alice');
+    expect(() => verifyToken(sign({}, 601), SECRET, rules, NOW)).toThrow(/lifetime/);
+  });
+
+  it('measures the lifetime from now when there is no iat, and an iat in the future buys nothing', () => {
+    const rules = { maxLifetimeSeconds: 600 };
+    const exp = NOW / 1000;
+    expect(verifyToken(sign({ iat: undefined, exp: exp + 500 }), SECRET, rules, NOW).userId).toBe(
+      'alice',
+    );
+    expect(() =>
+      verifyToken(sign({ iat: undefined, exp: exp + 3600 }), SECRET, rules, NOW),
+    ).toThrow(/lifetime/);
+    expect(() =>
+      verifyToken(sign({ iat: exp + 3000, exp: exp + 3600 }), SECRET, rules, NOW),
+    ).toThrow(/lifetime/);
+    expect(() => verifyToken(sign({ iat: 'yesterday' }), SECRET, rules, NOW)).toThrow(/iat/);
+  });
+
+  it('checks iss only when an issuer is configured', () => {
+    const rules = { issuer: 'https://auth.example.com' };
+    expect(verifyToken(sign({ iss: 'https://auth.example.com' }), SECRET, rules, NOW).userId).toBe(
+      'alice',
+    );
+    expect(() =>
+      verifyToken(sign({ iss: 'https://evil.example.com' }), SECRET, rules, NOW),
+    ).toThrow(/issuer/);
+    expect(() => verifyToken(sign({}), SECRET, rules, NOW)).toThrow(/issuer/);
+    expect(verifyToken(sign({ iss: 'anyone' }), SECRET, {}, NOW).userId).toBe('alice');
+  });
+
+  it('checks aud, a string or an array, only when an audience is configured', () => {
+    const rules = { audience: 'tracechat' };
+    expect(verifyToken(sign({ aud: 'tracechat' }), SECRET, rules, NOW).userId).toBe('alice');
+    expect(verifyToken(sign({ aud: ['other', 'tracechat'] }), SECRET, rules, NOW).userId).toBe(
+      'alice',
+    );
+    expect(() => verifyToken(sign({ aud: 'other' }), SECRET, rules, NOW)).toThrow(/audience/);
+    expect(() => verifyToken(sign({ aud: ['other'] }), SECRET, rules, NOW)).toThrow(/audience/);
+    expect(() => verifyToken(sign({ aud: [['tracechat']] }), SECRET, rules, NOW)).toThrow(
+      /audience/,
+    );
+    expect(() => verifyToken(sign({}), SECRET, rules, NOW)).toThrow(/audience/);
+    expect(verifyToken(sign({ aud: 'other' }), SECRET, {}, NOW).userId).toBe('alice');
+  });
+
+  it('allows 30 s of clock skew on exp', () => {
+    const token = sign({}, 60);
+    expect(verifyToken(token, SECRET, {}, NOW + 85_000).userId).toBe('alice');
+    expect(() => verifyToken(token, SECRET, {}, NOW + 95_000)).toThrow(/expired/);
+  });
+});
+
+describe('the development secret', () => {
+  it('is long enough for the services that accept it outside production', () => {
+    expect(DEV_AUTH_SECRET.length).toBeGreaterThanOrEqual(MIN_AUTH_SECRET_LENGTH);
   });
 });

@@ -18,7 +18,10 @@ export interface TestStack extends IsolatedStack {
   connect(userId: string, gateway?: 1 | 2, options?: ConnectOptions): Promise<ChatClient>;
   /** A Redis client that sees the keys as the services do (under this run's prefix). */
   redis(): Redis;
-  /** Calls the gateways' admin API (bearer token included); resolves with the response. */
+  /**
+   * Calls a gateway's admin API on its admin port (bearer token included); resolves with the
+   * response.
+   */
   admin(method: string, path: string, body?: unknown, gateway?: 1 | 2): Promise<Response>;
   /** Closes clients, stops the stack and removes its database, stream, Redis keys and logs. */
   cleanup(): Promise<void>;
@@ -64,17 +67,14 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
       return redis;
     },
     admin: (method, path, body, gateway = 1) =>
-      fetch(
-        `${stack.gatewayUrls[gateway - 1].replace(/^ws/, 'http').replace(/\/ws$/, '')}${path}`,
-        {
-          method,
-          headers: {
-            authorization: `Bearer ${stack.adminToken}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
+      fetch(`${stack.adminUrls[gateway - 1]}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${stack.adminToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-      ),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
     cleanup: async () => {
       await Promise.allSettled(clients.map((c) => c.close()));
       await Promise.allSettled(redisClients.map((r) => r.quit()));

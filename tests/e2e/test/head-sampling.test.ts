@@ -56,7 +56,7 @@ describe('ratio 0 with a runtime whitelist', () => {
   beforeAll(async () => {
     stack = await setup({ env: { TRACECHAT_SAMPLING_RATIO: '0', WHITELIST_SYNC_INTERVAL_MS: '1000' } });
     admin = (method, path, body, token = stack.adminToken) =>
-      fetch(`http://127.0.0.1:${stack.ports.gateway1}/admin/sampling/whitelist${path}`, {
+      fetch(`${stack.adminUrls[0]}/admin/sampling/whitelist${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
@@ -131,7 +131,9 @@ describe('ratio 0 with a runtime whitelist', () => {
 
   it('refuses the admin API without the right token (401) and malformed entries (400)', async () => {
     expect((await admin('GET', '', undefined, 'wrong-token-wrong-token')).status).toBe(401);
-    expect((await fetch(`http://127.0.0.1:${stack.ports.gateway1}/admin/sampling/whitelist`)).status).toBe(401);
+    expect((await fetch(`${stack.adminUrls[0]}/admin/sampling/whitelist`)).status).toBe(401);
+    // the public port does not serve the admin API at all
+    expect((await fetch(`http://127.0.0.1:${stack.ports.gateway1}/admin/sampling/whitelist`)).status).toBe(404);
     expect((await admin('POST', '', { kind: 'users', id: 'has space' })).status).toBe(400);
     expect((await admin('POST', '', { kind: 'groups', id: 'x' })).status).toBe(400);
     expect((await admin('POST', '', { kind: 'users' })).status).toBe(400);

@@ -1,6 +1,6 @@
 import { ChatClient, UpgradeRefused, setup, viewTrace, waitFor, waitForTrace } from '@tracechat/testkit';
 import type { TestStack } from '@tracechat/testkit';
-import { signToken } from '@tracechat/contracts';
+import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
 
 let stack: TestStack;
 let client: ChatClient;
@@ -162,8 +162,10 @@ describe('bad input', () => {
 
     it.each([
       ['missing', undefined],
-      ['expired', signToken('dave', 'tracechat-dev-secret', -120)],
+      ['expired', signToken('dave', DEV_AUTH_SECRET, -120)],
       ['wrongly signed', signToken('dave', 'another-secret-of-length')],
+      ['never expiring (no exp)', signToken('dave', DEV_AUTH_SECRET, 60, Date.now(), { exp: undefined })],
+      ['too long-lived (a year)', signToken('dave', DEV_AUTH_SECRET, 365 * 24 * 3600)],
       ['not a JWT', 'abc.def'],
     ])('refuses a %s token with HTTP 401', async (_label, token) => {
       await expect(connect(token)).rejects.toEqual(new UpgradeRefused(401));

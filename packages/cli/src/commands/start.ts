@@ -45,7 +45,7 @@ ${
     ? `  metrics     ${stack.metricsUrl}   (span metrics and service metrics, Prometheus format)
 `
     : ''
-}  admin       http://127.0.0.1:${p.gateway1}/admin/sampling/whitelist   (Authorization: Bearer ${stack.adminToken})
+}  admin       ${stack.adminUrls[0]}/admin/sampling/whitelist (gateway-2: ${stack.adminUrls[1]}; Authorization: Bearer ${stack.adminToken})
   logs        ${stack.logDir}
 
   token:  pnpm token alice

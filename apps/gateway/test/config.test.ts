@@ -1,0 +1,88 @@
+import { ConfigError } from '@tracechat/config';
+import { DEV_AUTH_SECRET } from '@tracechat/contracts';
+import { loadConfig } from '../src/config';
+
+const STRONG = 'a-production-secret-of-forty-characters!';
+
+describe('loadConfig — the token secret', () => {
+  it('falls back to the development secret only in development', () => {
+    expect(loadConfig({}).authSecret).toBe(DEV_AUTH_SECRET);
+    expect(loadConfig({ ENVIRONMENT: 'development' }).authSecret).toBe(DEV_AUTH_SECRET);
+    for (const environment of ['test', 'compose', 'production']) {
+      expect(() => loadConfig({ ENVIRONMENT: environment })).toThrow(ConfigError);
+      expect(() => loadConfig({ ENVIRONMENT: environment })).toThrow(/AUTH_SECRET is required/);
+    }
+  });
+
+  it('refuses a secret under 32 characters outside development, without echoing it', () => {
+    const short = 'short-secret-of-31-characters!!';
+    expect(() => loadConfig({ ENVIRONMENT: 'test', AUTH_SECRET: short })).toThrow(
+      /AUTH_SECRET must be at least 32 characters/,
+    );
+    expect(() => loadConfig({ ENVIRONMENT: 'test', AUTH_SECRET: short })).not.toThrow(
+      new RegExp(short),
+    );
+    expect(loadConfig({ ENVIRONMENT: 'test', AUTH_SECRET: STRONG }).authSecret).toBe(STRONG);
+  });
+
+  it('refuses the development secret in production only', () => {
+    expect(() => loadConfig({ ENVIRONMENT: 'production', AUTH_SECRET: DEV_AUTH_SECRET })).toThrow(
+      /development secret/,
+    );
+    expect(loadConfig({ ENVIRONMENT: 'staging', AUTH_SECRET: DEV_AUTH_SECRET }).authSecret).toBe(
+      DEV_AUTH_SECRET,
+    );
+  });
+});
+
+describe('loadConfig — limits', () => {
+  it('has documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      authMaxTokenLifetimeSeconds: 86_400,
+      authIssuer: undefined,
+      authAudience: undefined,
+      adminHost: '127.0.0.1',
+      adminPort: 8090,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      maxConnections: 50_000,
+      maxConnectionsPerUser: 16,
+      maxConnectionsPerAddress: 1024,
+      allowedOrigins: [],
+    });
+  });
+
+  it('reads every limit and names a malformed one', () => {
+    const config = loadConfig({
+      AUTH_MAX_TOKEN_LIFETIME: '600',
+      AUTH_ISSUER: 'https://auth.example.com',
+      AUTH_AUDIENCE: 'tracechat',
+      ADMIN_HOST: '0.0.0.0',
+      ADMIN_PORT: '9000',
+      WS_MAX_BUFFERED_BYTES: '1048576',
+      WS_MAX_CONNECTIONS: '10',
+      WS_MAX_CONNECTIONS_PER_USER: '2',
+      WS_MAX_CONNECTIONS_PER_ADDRESS: '5',
+      ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:3000/',
+    });
+    expect(config).toMatchObject({
+      authMaxTokenLifetimeSeconds: 600,
+      authIssuer: 'https://auth.example.com',
+      authAudience: 'tracechat',
+      adminHost: '0.0.0.0',
+      adminPort: 9000,
+      maxBufferedBytes: 1_048_576,
+      maxConnections: 10,
+      maxConnectionsPerUser: 2,
+      maxConnectionsPerAddress: 5,
+      allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'],
+    });
+    expect(() => loadConfig({ WS_MAX_CONNECTIONS_PER_USER: '0' })).toThrow(
+      /WS_MAX_CONNECTIONS_PER_USER/,
+    );
+    expect(() => loadConfig({ WS_MAX_BUFFERED_BYTES: 'lots' })).toThrow(/WS_MAX_BUFFERED_BYTES/);
+    expect(() => loadConfig({ ALLOWED_ORIGINS: 'chat.example.com' })).toThrow(/ALLOWED_ORIGINS/);
+    expect(() => loadConfig({ ALLOWED_ORIGINS: 'https://chat.example.com/app' })).toThrow(
+      /ALLOWED_ORIGINS/,
+    );
+  });
+});
