@@ -3,6 +3,7 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DEV_AUTH_SECRET,
+  DEV_SECRET_ENVIRONMENTS,
   MIN_AUTH_SECRET_LENGTH,
 } from '@tracechat/contracts';
 import type { Env, LogLevel } from '@tracechat/config';
@@ -77,15 +78,18 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const shared = sharedEnv(r);
   const environment = r.string('ENVIRONMENT', DEVELOPMENT);
   const secret = r.optionalString('AUTH_SECRET');
-  if (environment !== DEVELOPMENT) {
-    if (!secret) {
+  if (secret === undefined) {
+    if (environment !== DEVELOPMENT) {
       r.problem(`AUTH_SECRET is required when ENVIRONMENT is not ${DEVELOPMENT}`);
-    } else if (secret.length < MIN_AUTH_SECRET_LENGTH) {
-      r.problem(`AUTH_SECRET must be at least ${MIN_AUTH_SECRET_LENGTH} characters`);
     }
-    if (secret === DEV_AUTH_SECRET && environment === 'production') {
-      r.problem('AUTH_SECRET is the development secret, which production refuses');
+  } else if (secret === DEV_AUTH_SECRET) {
+    if (!DEV_SECRET_ENVIRONMENTS.includes(environment)) {
+      r.problem(
+        `AUTH_SECRET is the public development secret, accepted only when ENVIRONMENT is ${DEV_SECRET_ENVIRONMENTS.join(' or ')}`,
+      );
     }
+  } else if (secret.length < MIN_AUTH_SECRET_LENGTH) {
+    r.problem(`AUTH_SECRET must be at least ${MIN_AUTH_SECRET_LENGTH} characters`);
   }
   const allowedOrigins = r.list('ALLOWED_ORIGINS', []).map((entry) => entry.replace(/\/$/, ''));
   const originProblems = new Set(allowedOrigins.map(originProblem).filter((p) => p !== undefined));

@@ -107,7 +107,8 @@ describe('verifyToken rules', () => {
 });
 
 describe('the development secret', () => {
-  it('is long enough for the services that accept it outside production', () => {
-    expect(DEV_AUTH_SECRET.length).toBeGreaterThanOrEqual(MIN_AUTH_SECRET_LENGTH);
+  it('is the published one, shorter than any secret a deployment may choose', () => {
+    expect(DEV_AUTH_SECRET).toBe('tracechat-dev-secret');
+    expect(DEV_AUTH_SECRET.length).toBeLessThan(MIN_AUTH_SECRET_LENGTH);
   });
 });
