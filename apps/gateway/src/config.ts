@@ -14,6 +14,8 @@ export interface GatewayConfig {
   /** Put before every Redis key this service uses; empty in production, one per run in tests. */
   readonly redisKeyPrefix: string;
   readonly authSecret: string;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   readonly maxFrameBytes: number;
   readonly maxTextBytes: number;
   readonly maxHistoryLimit: number;
@@ -36,6 +38,11 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const secret = r.optionalString('AUTH_SECRET');
   if (!secret && environment === 'production') r.problem('AUTH_SECRET is required in production');
   if (secret && secret.length < 16) r.problem('AUTH_SECRET must be at least 16 characters');
+  const serviceSecret = shared.serviceSecret();
+  // one leaked secret must not give the other: client tokens and service tokens are both HS256
+  if (serviceSecret && serviceSecret === (secret ?? DEV_AUTH_SECRET)) {
+    r.problem('SERVICE_SECRET must differ from AUTH_SECRET');
+  }
   const adminToken = r.optionalString('ADMIN_TOKEN');
   if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
@@ -49,6 +56,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),
     authSecret: secret ?? DEV_AUTH_SECRET,
+    serviceSecret,
     maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
       min: 256,
       max: 1_048_576,
