@@ -26,6 +26,8 @@ export interface GatewayConfig {
   readonly authIssuer: string | undefined;
   /** When set, a token's `aud` must name it. */
   readonly authAudience: string | undefined;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   readonly maxFrameBytes: number;
   readonly maxTextBytes: number;
   readonly maxHistoryLimit: number;
@@ -94,6 +96,11 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const allowedOrigins = r.list('ALLOWED_ORIGINS', []).map((entry) => entry.replace(/\/$/, ''));
   const originProblems = new Set(allowedOrigins.map(originProblem).filter((p) => p !== undefined));
   for (const problem of originProblems) r.problem(problem);
+  const serviceSecret = shared.serviceSecret();
+  // one leaked secret must not give the other: client tokens and service tokens are both HS256
+  if (serviceSecret && serviceSecret === (secret ?? DEV_AUTH_SECRET)) {
+    r.problem('SERVICE_SECRET must differ from AUTH_SECRET');
+  }
   const adminToken = r.optionalString('ADMIN_TOKEN');
   if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
@@ -114,6 +121,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     ),
     authIssuer: r.optionalString('AUTH_ISSUER'),
     authAudience: r.optionalString('AUTH_AUDIENCE'),
+    serviceSecret,
     maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
       min: 256,
       max: 1_048_576,

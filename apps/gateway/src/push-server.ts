@@ -1,11 +1,12 @@
 import {
   batchHandler,
   bindServer,
-  grpc,
   handleUnary,
+  internalServer,
   stopServer,
   tracechatV1,
 } from '@tracechat/protos';
+import type { grpc } from '@tracechat/protos';
 import type { PushServiceHandlers } from '@tracechat/protos';
 import type { Logger } from '@tracechat/telemetry';
 import type { Hub } from './connection';
@@ -13,9 +14,13 @@ import { deliver } from './push';
 
 /** PushService, which task calls to write messages to this gateway's connections. */
 export class PushServer {
-  private readonly server = new grpc.Server();
+  private readonly server: grpc.Server;
 
-  constructor(hub: Hub, gatewayId: string, log: Logger) {
+  constructor(hub: Hub, gatewayId: string, serviceSecret: string, log: Logger) {
+    this.server = internalServer({
+      secret: serviceSecret,
+      onRefused: (refusal) => log.warn({ refusal }, 'internal call refused'),
+    });
     const onInternalError = (err: unknown) => log.error({ err }, 'deliver failed');
     const handlers: PushServiceHandlers = {
       Deliver: handleUnary((req) => deliver(hub, gatewayId, req), onInternalError),

@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { Attr, CloseCode, MetricName } from '@tracechat/contracts';
 import { Presence, WhitelistStore } from '@tracechat/presence';
-import { LogicClient } from '@tracechat/protos';
+import { LogicClient, ServiceTokens } from '@tracechat/protos';
 import { runChecks } from '@tracechat/runtime';
 import { setGauge, startWhitelistSync } from '@tracechat/telemetry';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
@@ -49,10 +49,11 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);
   const whitelist = new WhitelistStore(redis);
-  const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
+  const tokens = new ServiceTokens({ service: 'gateway' }, config.serviceSecret);
+  const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs, tokens);
   const hub = new Hub();
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
-  const push = new PushServer(hub, config.gatewayId, log);
+  const push = new PushServer(hub, config.gatewayId, config.serviceSecret, log);
   const alive = new WeakSet<WebSocket>();
   const handler = new FrameHandler({
     gatewayId: config.gatewayId,

@@ -1,8 +1,12 @@
 import { ConfigError } from '@tracechat/config';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
-import { loadConfig } from '../src/config';
+import type { Env } from '@tracechat/config';
+import { loadConfig as load } from '../src/config';
 
 const STRONG = 'a-production-secret-of-forty-characters!';
+/** Every service needs the internal-call secret; these tests are about the others. */
+const SERVICE = 'a-service-secret-of-at-least-32-characters';
+const loadConfig = (env: Env) => load({ SERVICE_SECRET: SERVICE, ...env });
 
 describe('loadConfig — the token secret', () => {
   it('falls back to the development secret only in development', () => {

@@ -29,6 +29,7 @@ async function start(env: Record<string, string> = {}): Promise<Started> {
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     ADMIN_TOKEN,
+    SERVICE_SECRET: 'a-service-secret-of-at-least-32-characters',
     ...env,
   });
   const gateway = buildGateway(config, createLogger({ name: 'gateway-test', level: 'silent' }));

@@ -9,11 +9,16 @@ export interface JournalConfig {
   readonly advertiseAddress: string;
   readonly dataDir: string;
   readonly placementAddress: string;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   readonly healthHost: string;
   readonly healthPort: number;
   readonly segmentBytes: number;
   readonly groupCommitMaxWaitMs: number;
   readonly rpcDeadlineMs: number;
+  /** Most records and bytes one Read returns, whatever the caller asks. */
+  readonly readMaxRecords: number;
+  readonly readMaxBytes: number;
   /** Where the projector writes message rows and its offsets (tables owned by logic's migrations). */
   readonly databaseUrl: string;
   readonly natsUrl: string;
@@ -36,11 +41,18 @@ export function loadConfig(env: Env): Readonly<JournalConfig> {
     advertiseAddress: r.address('JOURNAL_ADVERTISE_ADDRESS', grpcAddress),
     dataDir: r.string('JOURNAL_DATA_DIR', `./data/${nodeId}`),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
+    serviceSecret: shared.serviceSecret(),
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9155, { min: 0, max: 65535 }),
     segmentBytes: r.int('SEGMENT_BYTES', 128 * 1024 * 1024, { min: 4096 }),
     groupCommitMaxWaitMs: r.number('GROUP_COMMIT_MAX_WAIT_MS', 2, { min: 0, max: 1000 }),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
+    readMaxRecords: r.int('JOURNAL_READ_MAX_RECORDS', 1000, { min: 1, max: 100_000 }),
+    // a full answer stays under gRPC's default 4 MiB receive limit of the caller
+    readMaxBytes: r.int('JOURNAL_READ_MAX_BYTES', 3 * 1024 * 1024, {
+      min: 4096,
+      max: 3 * 1024 * 1024,
+    }),
     databaseUrl: shared.databaseUrl(),
     natsUrl: shared.natsUrl(),
     natsStream: shared.natsStream(),

@@ -1,7 +1,7 @@
 import {
-  INTERNAL_CHANNEL_OPTIONS,
   Status,
   grpc,
+  internalClientOptions,
   isServiceError,
   tracechatV1,
   unary,
@@ -12,6 +12,7 @@ import type {
   PlacementServiceClient,
   RegisterNodeRequest,
   RegisterNodeResponse__Output,
+  ServiceTokens,
 } from '@tracechat/protos';
 import type { Logger } from '@tracechat/telemetry';
 
@@ -33,12 +34,14 @@ export class NodeRegistration {
     private readonly address: string,
     private readonly deadlineMs: number,
     private readonly log: Logger,
+    /** This node's identity (`journal` with its node id): placement accepts only that. */
+    tokens: ServiceTokens,
   ) {
     const Client = tracechatV1().PlacementService;
     this.client = new Client(
       placementAddress,
       grpc.credentials.createInsecure(),
-      INTERNAL_CHANNEL_OPTIONS,
+      internalClientOptions(tokens),
     );
   }
 
@@ -46,7 +49,11 @@ export class NodeRegistration {
     return this.registered;
   }
 
-  /** Registers once (retrying until `timeoutMs`), then keeps heartbeating in the background. */
+  /**
+   * Registers once (retrying until `timeoutMs`), then keeps heartbeating in the background.
+   * While another process holds this node id at another address, placement refuses: the
+   * retries outlast its lease when that process is gone, and fail the start when it is not.
+   */
   async start(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -55,6 +62,12 @@ export class NodeRegistration {
         break;
       } catch (err) {
         if (Date.now() > deadline) throw err;
+        if (isServiceError(err) && err.code === Status.ALREADY_EXISTS) {
+          this.log.warn(
+            { node: this.nodeId, address: this.address },
+            'node id is live elsewhere; waiting for its lease to run out',
+          );
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
     }

@@ -3,9 +3,11 @@ import { natsReady, openChatStream } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import { createPool } from '@tracechat/postgres';
 import {
+  ServiceTokens,
   batchHandler,
   bindServer,
-  grpc,
+  countLimitClamped,
+  internalServer,
   stopServer,
   tracechatV1,
   unaryHandlers,
@@ -33,7 +35,10 @@ export interface Journal {
 }
 
 export function buildJournal(config: JournalConfig, log: Logger): Journal {
-  const server = new grpc.Server();
+  const server = internalServer({
+    secret: config.serviceSecret,
+    onRefused: (refusal) => log.warn({ refusal }, 'internal call refused'),
+  });
   let store: JournalStore | undefined;
   let health: HealthServer | undefined;
   let registration: NodeRegistration | undefined;
@@ -126,7 +131,14 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         (shardId, offset, record) => projectorFor(shardId).offer(offset, record),
         guard,
       );
-      const service = new JournalService(store, messages);
+      const service = new JournalService(store, messages, {
+        maxRecords: config.readMaxRecords,
+        maxBytes: config.readMaxBytes,
+        onClamped: (limit, asked, max) => {
+          countLimitClamped('tracechat.v1.JournalService', 'Read', limit);
+          log.warn({ limit, asked, max }, 'read limit lowered to the node maximum');
+        },
+      });
       const handlers: JournalServiceHandlers = {
         AppendMessage: wrap((req) => service.appendMessage(req)),
         // appends of one batch to one shard share the group commit's fsync
@@ -147,6 +159,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         advertised,
         config.rpcDeadlineMs,
         log,
+        new ServiceTokens({ service: 'journal', node: config.nodeId }, config.serviceSecret),
       );
       await registration.start(30_000);
       const opened = store;

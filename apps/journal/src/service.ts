@@ -14,11 +14,23 @@ import { InvalidArgumentError } from './storage';
 import type { JournalStore } from './storage';
 import { Attr, SpanName } from '@tracechat/contracts';
 
+/** Hard bounds of one Read, and what hears a request asking for more. */
+export interface ReadLimits {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly onClamped: (limit: 'max_records' | 'max_bytes', asked: number, max: number) => void;
+}
+
+/** What Read returns when a request leaves a limit at 0 (proto: "the node's default"). */
+const READ_DEFAULT_RECORDS = 1000;
+const READ_DEFAULT_BYTES = 1024 * 1024;
+
 /** JournalService over the storage engine, one span per call. */
 export class JournalService {
   constructor(
     private readonly store: JournalStore,
     private readonly messages: MessageLog,
+    private readonly readLimits: ReadLimits,
   ) {}
 
   appendMessage(req: AppendMessageRequest__Output): Promise<AppendMessageResponse> {
@@ -90,10 +102,29 @@ export class JournalService {
     );
   }
 
+  /**
+   * Records from `fromOffset`: at most `maxRecords` and `maxBytes` of the request, 0 meaning the
+   * defaults (1000, 1 MiB), and never more than the node's JOURNAL_READ_MAX_RECORDS and
+   * JOURNAL_READ_MAX_BYTES: a larger ask is lowered to them (and reported), not refused.
+   */
   async read(req: ReadRequest__Output): Promise<ReadResponse> {
+    const limits = this.readLimits;
+    const bound = (
+      asked: number,
+      fallback: number,
+      max: number,
+      name: 'max_records' | 'max_bytes',
+    ) => {
+      if (asked === 0) return Math.min(fallback, max);
+      if (asked > max) {
+        limits.onClamped(name, asked, max);
+        return max;
+      }
+      return asked;
+    };
     const records = await this.store.read(req.shardId, req.fromOffset, {
-      maxRecords: req.maxRecords || undefined,
-      maxBytes: req.maxBytes || undefined,
+      maxRecords: bound(req.maxRecords, READ_DEFAULT_RECORDS, limits.maxRecords, 'max_records'),
+      maxBytes: bound(req.maxBytes, READ_DEFAULT_BYTES, limits.maxBytes, 'max_bytes'),
     });
     return {
       records: records.map((r) => ({

@@ -10,6 +10,8 @@ export interface LogicConfig {
   /** Put before every Redis key this service uses; empty in production, one per run in tests. */
   readonly redisKeyPrefix: string;
   readonly placementAddress: string;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   readonly rpcDeadlineMs: number;
   readonly shardCacheSize: number;
   readonly maxTextBytes: number;
@@ -30,6 +32,7 @@ export function loadConfig(env: Env): Readonly<LogicConfig> {
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),
     placementAddress: r.address('PLACEMENT_ADDRESS', '127.0.0.1:50053'),
+    serviceSecret: shared.serviceSecret(),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     shardCacheSize: r.int('SHARD_CACHE_SIZE', 100_000, { min: 1 }),
     maxTextBytes: r.int('MAX_TEXT_BYTES', 4096, { min: 1, max: 1_000_000 }),

@@ -2,9 +2,11 @@ import { Redis } from 'ioredis';
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
 import {
+  ServiceTokens,
   batchHandler,
   bindServer,
-  grpc,
+  countLimitClamped,
+  internalServer,
   stopServer,
   tracechatV1,
   unaryHandlers,
@@ -46,13 +48,18 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
   subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
   let health: HealthServer | undefined;
   let whitelistSync: WhitelistSync | undefined;
-  const server = new grpc.Server();
+  const server = internalServer({
+    secret: config.serviceSecret,
+    onRefused: (refusal) => log.warn({ refusal }, 'internal call refused'),
+  });
+  const tokens = new ServiceTokens({ service: 'logic' }, config.serviceSecret);
   const shards = new ShardDirectory(
     config.placementAddress,
     config.rpcDeadlineMs,
     config.shardCacheSize,
+    tokens,
   );
-  const journal = new JournalWriter(shards, config.rpcDeadlineMs);
+  const journal = new JournalWriter(shards, config.rpcDeadlineMs, tokens);
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
 
@@ -87,6 +94,10 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         journal,
         maxTextBytes: config.maxTextBytes,
         historyMaxLimit: config.historyMaxLimit,
+        onHistoryClamped: (asked, max) => {
+          countLimitClamped('tracechat.v1.ChatService', 'History', 'limit');
+          log.warn({ asked, max }, 'history limit lowered to HISTORY_MAX_LIMIT');
+        },
       });
       const handlers: ChatServiceHandlers = {
         SendMessage: wrap((req) => chat.sendMessage(req)),

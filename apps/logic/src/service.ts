@@ -28,6 +28,8 @@ export interface ChatServiceDeps {
   readonly journal: JournalWriter;
   readonly maxTextBytes: number;
   readonly historyMaxLimit: number;
+  /** Hears a history request asking for more than `historyMaxLimit` (it gets that many). */
+  readonly onHistoryClamped?: (asked: number, max: number) => void;
 }
 
 function toProto(message: StoredMessage): ChatMessage {
@@ -201,6 +203,9 @@ export class ChatService {
     const userId = checkUserId(req.userId);
     if (req.afterSeq < 0) throw new ChatError('INVALID_ARGUMENT', 'after_seq must be ≥ 0');
     const limit = Math.min(req.limit > 0 ? req.limit : 50, this.deps.historyMaxLimit);
+    if (req.limit > this.deps.historyMaxLimit) {
+      this.deps.onHistoryClamped?.(req.limit, this.deps.historyMaxLimit);
+    }
     return withSpan(
       SpanName.LOGIC_CHAT_HISTORY,
       { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },

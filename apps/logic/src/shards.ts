@@ -1,14 +1,14 @@
 import {
-  INTERNAL_CHANNEL_OPTIONS,
   Status,
   batchedCalls,
   connected,
   grpc,
+  internalClientOptions,
   isServiceError,
   tracechatV1,
   unary,
 } from '@tracechat/protos';
-import type { CallBatcher } from '@tracechat/protos';
+import type { CallBatcher, ServiceTokens } from '@tracechat/protos';
 import type {
   AppendMessageRequest,
   AppendMessageResponse__Output,
@@ -39,12 +39,13 @@ export class ShardDirectory {
     placementAddress: string,
     private readonly deadlineMs: number,
     private readonly maxEntries: number,
+    tokens: ServiceTokens,
   ) {
     const Client = tracechatV1().PlacementService;
     this.client = new Client(
       placementAddress,
       grpc.credentials.createInsecure(),
-      INTERNAL_CHANNEL_OPTIONS,
+      internalClientOptions(tokens),
     );
   }
 
@@ -116,13 +117,18 @@ export class JournalWriter {
   constructor(
     private readonly shards: ShardDirectory,
     private readonly deadlineMs: number,
+    private readonly tokens: ServiceTokens,
   ) {}
 
   private client(address: string): JournalServiceClient {
     let client = this.clients.get(address);
     if (!client) {
       const Client = tracechatV1().JournalService;
-      client = new Client(address, grpc.credentials.createInsecure(), INTERNAL_CHANNEL_OPTIONS);
+      client = new Client(
+        address,
+        grpc.credentials.createInsecure(),
+        internalClientOptions(this.tokens),
+      );
       this.clients.set(address, client);
     }
     return client;

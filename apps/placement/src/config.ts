@@ -6,6 +6,8 @@ export interface PlacementConfig {
   readonly healthHost: string;
   readonly healthPort: number;
   readonly databaseUrl: string;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   /** Shards sessions are hashed over; fixed for the life of a database (see `claimShardCount`). */
   readonly shardCount: number;
   /** A node whose last heartbeat is older than this is down. */
@@ -23,6 +25,7 @@ export function loadConfig(env: Env): Readonly<PlacementConfig> {
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9154, { min: 0, max: 65535 }),
     databaseUrl: shared.databaseUrl(),
+    serviceSecret: shared.serviceSecret(),
     shardCount: r.int('SHARD_COUNT', 16, { min: 1, max: MAX_SHARD_COUNT }),
     nodeLeaseMs: r.int('NODE_LEASE_MS', 10_000, { min: 100, max: 3_600_000 }),
     logLevel: shared.logLevel(),

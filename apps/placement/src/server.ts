@@ -1,12 +1,22 @@
 import { createPool } from '@tracechat/postgres';
 import type { Pool } from '@tracechat/postgres';
-import { bindServer, grpc, stopServer, tracechatV1, unaryHandlers } from '@tracechat/protos';
-import type { PlacementServiceHandlers } from '@tracechat/protos';
+import {
+  RefusalReason,
+  Status,
+  bindServer,
+  callerIdentity,
+  countRefusal,
+  internalServer,
+  stopServer,
+  tracechatV1,
+  unaryHandlers,
+} from '@tracechat/protos';
+import type { PlacementServiceHandlers, ServiceIdentity } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
 import type { Logger } from '@tracechat/telemetry';
 import type { PlacementConfig } from './config';
-import { toRpcError } from './errors';
+import { PlacementError, toRpcError } from './errors';
 import { PlacementService } from './service';
 import { PlacementStore } from './store';
 
@@ -24,10 +34,37 @@ export interface Placement {
 export function buildPlacement(config: PlacementConfig, log: Logger): Placement {
   const pool: Pool = createPool(config.databaseUrl, 'tracechat-placement');
   let health: HealthServer | undefined;
-  const server = new grpc.Server();
+  const server = internalServer({
+    secret: config.serviceSecret,
+    onRefused: (refusal) => log.warn({ refusal }, 'internal call refused'),
+  });
   pool.on('error', (err) => log.error({ err }, 'postgres pool error'));
 
   const wrap = unaryHandlers(toRpcError, (err) => log.error({ err }, 'placement call failed'));
+  /** A registration or heartbeat for a node the caller is not: counted and logged, then refused. */
+  const guarded = <Req, Res>(
+    method: string,
+    fn: (req: Req, caller: ServiceIdentity | undefined) => Promise<Res>,
+  ) =>
+    wrap<Req, Res>(async (req, call) => {
+      try {
+        return await fn(req, callerIdentity(call));
+      } catch (err) {
+        if (err instanceof PlacementError && err.code === 'PERMISSION_DENIED') {
+          const refusal = {
+            code: Status.PERMISSION_DENIED,
+            reason: RefusalReason.NODE_MISMATCH,
+            service: 'tracechat.v1.PlacementService',
+            method,
+          } as const;
+          countRefusal(refusal);
+          log.warn({ refusal: { ...refusal, peer: call.getPeer() }, err }, 'internal call refused');
+        } else if (err instanceof PlacementError && err.code === 'NODE_ID_TAKEN') {
+          log.warn({ peer: call.getPeer(), err }, 'registration refused: the node is up elsewhere');
+        }
+        throw err;
+      }
+    });
 
   return {
     async listen() {
@@ -39,8 +76,8 @@ export function buildPlacement(config: PlacementConfig, log: Logger): Placement 
         nodeLeaseMs: config.nodeLeaseMs,
       });
       const handlers: PlacementServiceHandlers = {
-        RegisterNode: wrap((req) => placement.registerNode(req)),
-        Heartbeat: wrap((req) => placement.heartbeat(req)),
+        RegisterNode: guarded('RegisterNode', (req, caller) => placement.registerNode(req, caller)),
+        Heartbeat: guarded('Heartbeat', (req, caller) => placement.heartbeat(req, caller)),
         LookupShard: wrap((req) => placement.lookupShard(req)),
         ListShards: wrap(() => placement.listShards()),
         ListNodes: wrap(() => placement.listNodes()),

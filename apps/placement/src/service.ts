@@ -1,4 +1,4 @@
-import { NodeStatus } from '@tracechat/protos';
+import { NodeStatus, describeIdentity } from '@tracechat/protos';
 import type {
   HeartbeatRequest__Output,
   HeartbeatResponse,
@@ -8,6 +8,7 @@ import type {
   LookupShardResponse,
   RegisterNodeRequest__Output,
   RegisterNodeResponse,
+  ServiceIdentity,
 } from '@tracechat/protos';
 import { withSpan } from '@tracechat/telemetry';
 import type { Attributes, Span } from '@tracechat/telemetry';
@@ -29,19 +30,49 @@ function lookupResponse(shardId: string, node: NodeState, created: boolean): Loo
   return { shardId, nodeId: node.nodeId, nodeAddress: node.address, created, nodeUp: node.up };
 }
 
+/** Throws PERMISSION_DENIED unless `caller` is the journal node `nodeId`. */
+function assertNode(caller: ServiceIdentity | undefined, nodeId: string): void {
+  if (caller?.service !== 'journal' || caller.node !== nodeId) {
+    throw new PlacementError(
+      'PERMISSION_DENIED',
+      `${describeIdentity(caller)} may not act for journal node ${nodeId}`,
+    );
+  }
+}
+
 /** The shard map's use cases, independent of gRPC. */
 export class PlacementService {
   constructor(private readonly deps: PlacementServiceDeps) {}
 
-  async registerNode(req: RegisterNodeRequest__Output): Promise<RegisterNodeResponse> {
+  /**
+   * Registers a journal node at its address, or moves it there once its lease has run out.
+   * Only the node itself may (the caller's identity is `journal` with this node id:
+   * PERMISSION_DENIED otherwise), and a node id whose lease is live at another address is
+   * refused (NODE_ID_TAKEN): a second process cannot take over a node that is up.
+   */
+  async registerNode(
+    req: RegisterNodeRequest__Output,
+    caller: ServiceIdentity | undefined,
+  ): Promise<RegisterNodeResponse> {
     const nodeId = checkNodeId(req.nodeId);
     const address = checkAddress(req.address);
-    await this.deps.store.registerNode(nodeId, address);
+    assertNode(caller, nodeId);
+    if (!(await this.deps.store.registerNode(nodeId, address))) {
+      throw new PlacementError(
+        'NODE_ID_TAKEN',
+        `node ${nodeId} is up at another address; it may register elsewhere once its lease runs out`,
+      );
+    }
     return { leaseMs: this.deps.nodeLeaseMs };
   }
 
-  async heartbeat(req: HeartbeatRequest__Output): Promise<HeartbeatResponse> {
+  /** Renews a node's lease; only the node itself may (PERMISSION_DENIED otherwise). */
+  async heartbeat(
+    req: HeartbeatRequest__Output,
+    caller: ServiceIdentity | undefined,
+  ): Promise<HeartbeatResponse> {
     const nodeId = checkNodeId(req.nodeId);
+    assertNode(caller, nodeId);
     if (!(await this.deps.store.heartbeat(nodeId))) {
       throw new PlacementError('NOT_FOUND', `node ${nodeId} is not registered`);
     }

@@ -144,14 +144,20 @@ export class PlacementStore extends ShardMapQueries {
     }
   }
 
-  /** Adds a node or updates its address; either way its lease starts now. */
-  async registerNode(nodeId: string, address: string): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO placement_nodes (id, address) VALUES ($1, $2)
+  /**
+   * Adds a node, or renews it at the same address, or moves it to a new address once its lease
+   * has run out; its lease starts now. False (and nothing written) when the node is up at
+   * another address. One statement, so two registrations racing for an id cannot both win.
+   */
+  async registerNode(nodeId: string, address: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO placement_nodes AS n (id, address) VALUES ($2, $3)
        ON CONFLICT (id) DO UPDATE
-       SET address = EXCLUDED.address, registered_at = now(), last_heartbeat = now()`,
-      [nodeId, address],
+       SET address = EXCLUDED.address, registered_at = now(), last_heartbeat = now()
+       WHERE n.address = EXCLUDED.address OR NOT ${UP}`,
+      [this.leaseMs, nodeId, address],
     );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Renews a node's lease; false when the node is unknown. */

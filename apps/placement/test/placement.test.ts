@@ -184,15 +184,64 @@ describe('placement service', () => {
     await placement.stop();
   });
 
-  it('follows a node that re-registers at a new address', async () => {
-    const placement = await kit.start();
+  it('follows a node that re-registers at a new address once its lease ran out', async () => {
+    const placement = await kit.start({ NODE_LEASE_MS: '300' });
     const { client } = placement;
     await client.registerNode({ nodeId: 'journal-1', address: 'old-host:50054' });
     const before = await client.lookupShard({ sessionId: 'moving-address' });
+    // a restart at the same address is taken at once
+    expect(await client.registerNode({ nodeId: 'journal-1', address: 'old-host:50054' })).toEqual({
+      leaseMs: 300,
+    });
+    await elapse(400);
     await client.registerNode({ nodeId: 'journal-1', address: '[::1]:50070' });
     const after = await client.lookupShard({ sessionId: 'moving-address' });
     expect(after).toEqual({ ...before, nodeAddress: '[::1]:50070', created: false });
     expect((await client.listNodes()).nodes.map((n) => n.address)).toEqual(['[::1]:50070']);
+    await placement.stop();
+  });
+
+  it('refuses a second process the id of a node that is up at another address', async () => {
+    const placement = await kit.start();
+    const { client } = placement;
+    await client.registerNode({ nodeId: 'journal-1', address: '10.0.0.1:50054' });
+    await expect(
+      client.registerNode({ nodeId: 'journal-1', address: '10.0.0.2:50054' }),
+    ).rejects.toMatchObject({
+      code: Status.ALREADY_EXISTS,
+      details: expect.stringMatching(/journal-1 is up at another address/),
+    });
+    expect((await client.listNodes()).nodes.map((n) => [n.nodeId, n.address])).toEqual([
+      ['journal-1', '10.0.0.1:50054'],
+    ]);
+    await placement.stop();
+  });
+
+  it('takes a registration or heartbeat only from the journal node it names', async () => {
+    const placement = await kit.start();
+    const { client } = placement;
+    await client.registerNode({ nodeId: 'journal-1', address: '10.0.0.1:50054' });
+    const impostors = [
+      { service: 'journal', node: 'journal-2' },
+      { service: 'journal' },
+      { service: 'logic' },
+      { service: 'cli' },
+    ] as const;
+    for (const as of impostors) {
+      await expect(
+        client.registerNode({ nodeId: 'journal-1', address: '10.0.0.9:50054' }, as),
+      ).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+      await expect(
+        client.registerNode({ nodeId: 'journal-3', address: '10.0.0.9:50054' }, as),
+      ).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+      await expect(client.heartbeat({ nodeId: 'journal-1' }, as)).rejects.toMatchObject({
+        code: Status.PERMISSION_DENIED,
+      });
+    }
+    expect((await client.listNodes()).nodes.map((n) => [n.nodeId, n.address])).toEqual([
+      ['journal-1', '10.0.0.1:50054'],
+    ]);
+    await client.heartbeat({ nodeId: 'journal-1' });
     await placement.stop();
   });
 

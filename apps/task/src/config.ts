@@ -6,6 +6,8 @@ export interface TaskConfig {
   readonly healthPort: number;
   /** logic's ChatService, asked for each session's members. */
   readonly logicAddress: string;
+  /** SERVICE_SECRET: signs this service's internal-call tokens and checks its callers'. */
+  readonly serviceSecret: string;
   readonly rpcDeadlineMs: number;
   readonly redisUrl: string;
   /** Put before every Redis key this service uses; empty in production, one per run in tests. */
@@ -44,6 +46,7 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     healthHost: r.string('HEALTH_HOST', '127.0.0.1'),
     healthPort: r.int('HEALTH_PORT', 9153, { min: 0, max: 65535 }),
     logicAddress: r.address('LOGIC_ADDRESS', '127.0.0.1:50052'),
+    serviceSecret: shared.serviceSecret(),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 5000, { min: 100 }),
     redisUrl: shared.redisUrl(),
     redisKeyPrefix: shared.redisKeyPrefix(),

@@ -1,5 +1,5 @@
-import { INTERNAL_CHANNEL_OPTIONS, batchedCalls, grpc, tracechatV1 } from '@tracechat/protos';
-import type { CallBatcher } from '@tracechat/protos';
+import { batchedCalls, grpc, internalClientOptions, tracechatV1 } from '@tracechat/protos';
+import type { CallBatcher, ServiceTokens } from '@tracechat/protos';
 import type {
   ChatMessage,
   DeliverRequest,
@@ -48,6 +48,7 @@ export class Pusher {
 
   constructor(
     private readonly deadlineMs: number,
+    private readonly tokens: ServiceTokens,
     private readonly retry: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
   ) {}
 
@@ -58,7 +59,7 @@ export class Pusher {
       const client = new Client(
         address,
         grpc.credentials.createInsecure(),
-        INTERNAL_CHANNEL_OPTIONS,
+        internalClientOptions(this.tokens),
       );
       entry = { client, batcher: batchedCalls(client, client.DeliverBatch, this.deadlineMs) };
       this.clients.set(address, entry);

@@ -7,7 +7,7 @@ import {
   WhitelistStore,
   followMembershipChanges,
 } from '@tracechat/presence';
-import { LogicClient } from '@tracechat/protos';
+import { LogicClient, ServiceTokens } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
 import { startWhitelistSync } from '@tracechat/telemetry';
@@ -31,7 +31,8 @@ const MEMBER_CACHE_TTL_MS = 60_000;
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 export function buildTask(config: TaskConfig, log: Logger): Task {
-  const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
+  const tokens = new ServiceTokens({ service: 'task' }, config.serviceSecret);
+  const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs, tokens);
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
@@ -44,7 +45,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
   const subscriber = redis.duplicate();
   const members = new MemberCache(MEMBER_CACHE_TTL_MS);
   const presence = new Presence(redis, config.presenceTtlSeconds);
-  const pusher = new Pusher(config.pushDeadlineMs, {
+  const pusher = new Pusher(config.pushDeadlineMs, tokens, {
     attempts: config.pushAttempts,
     baseDelayMs: config.pushRetryDelayMs,
     maxDelayMs: config.pushRetryMaxDelayMs,

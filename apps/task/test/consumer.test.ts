@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connectNats, ensureStream, headers } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
-import { bindServer, grpc, stopServer, tracechatV1 } from '@tracechat/protos';
+import { ServiceTokens, bindServer, grpc, stopServer, tracechatV1 } from '@tracechat/protos';
 import type { DeliverRequest__Output, PushServiceHandlers } from '@tracechat/protos';
 import { createLogger } from '@tracechat/telemetry';
 import { encodeMessageEvent, messageSubject } from '@tracechat/contracts';
@@ -111,7 +111,15 @@ async function startConsumer(
   routes: () => Route[],
   attempts = 3,
 ): Promise<MessageConsumer> {
-  pusher = new Pusher(1000, { attempts, baseDelayMs: 20, maxDelayMs: 50 });
+  pusher = new Pusher(
+    1000,
+    new ServiceTokens({ service: 'task' }, 'test-service-secret-of-32-chars!'),
+    {
+      attempts,
+      baseDelayMs: 20,
+      maxDelayMs: 50,
+    },
+  );
   consumer = new MessageConsumer(
     nats,
     {

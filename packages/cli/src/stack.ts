@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -143,6 +144,11 @@ export interface Stack {
   /** The collector's Prometheus endpoint (span metrics and service metrics), when it runs. */
   readonly metricsUrl: string | undefined;
   readonly adminToken: string;
+  /**
+   * SERVICE_SECRET of this stack's services, new at every start (restarts by the supervisor
+   * keep it); tools that call a service over gRPC sign their tokens with it.
+   */
+  readonly serviceSecret: string;
   readonly databaseUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
@@ -244,6 +250,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
   const collector = options.collector ?? true;
   const otlpEndpoint = `http://127.0.0.1:${ports.otlpHttp}`;
   const adminToken = 'tracechat-dev-admin-token';
+  const serviceSecret = options.env?.SERVICE_SECRET ?? randomBytes(32).toString('base64url');
   const common: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
@@ -257,6 +264,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     AUTH_SECRET: DEV_AUTH_SECRET,
     // every client of the native stack (bench, soak, tests) comes from 127.0.0.1
     WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    SERVICE_SECRET: serviceSecret,
     // Jaeger stores traces only: metrics go out when the collector tier is there to take them.
     OTEL_METRICS_EXPORTER: collector ? 'otlp' : 'none',
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
@@ -447,6 +455,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     otlpEndpoint,
     metricsUrl: collector ? `http://127.0.0.1:${ports.collectorPrometheus}/metrics` : undefined,
     adminToken,
+    serviceSecret,
     databaseUrl,
     natsStream,
     natsSubjectPrefix,

@@ -11,6 +11,9 @@ export const SHARED_DEFAULTS = {
   logLevel: 'info',
 } as const;
 
+/** Shortest SERVICE_SECRET a service accepts. */
+export const MIN_SERVICE_SECRET_LENGTH = 32;
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -37,5 +40,17 @@ export function sharedEnv(r: EnvReader) {
      * parent of the frame's span, and with it the sampled flag. Off: every frame starts a trace.
      */
     followTraceparent: () => r.bool('TRACECHAT_SAMPLING_FOLLOW_TRACEPARENT', true),
+    /**
+     * The key every service signs and checks its internal-call tokens with. Required in every
+     * environment (there is no development default), at least MIN_SERVICE_SECRET_LENGTH
+     * characters.
+     */
+    serviceSecret: () => {
+      const secret = r.required('SERVICE_SECRET', 'is required (the key of internal-call tokens)');
+      if (secret && secret.length < MIN_SERVICE_SECRET_LENGTH) {
+        r.problem(`SERVICE_SECRET must be at least ${MIN_SERVICE_SECRET_LENGTH} characters`);
+      }
+      return secret;
+    },
   };
 }

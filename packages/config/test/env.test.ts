@@ -1,9 +1,12 @@
-import { ConfigError, EnvReader } from '../src';
+import { ConfigError, EnvReader, MIN_SERVICE_SECRET_LENGTH, sharedEnv } from '../src';
 
 describe('EnvReader', () => {
   it('treats empty variables as unset and applies defaults', () => {
     const reader = new EnvReader('svc', { PORT: '', NAME: '  ' });
-    const config = reader.done({ port: reader.int('PORT', 8080), name: reader.string('NAME', 'x') });
+    const config = reader.done({
+      port: reader.int('PORT', 8080),
+      name: reader.string('NAME', 'x'),
+    });
     expect(config).toEqual({ port: 8080, name: 'x' });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -45,5 +48,34 @@ describe('EnvReader', () => {
     expect(reader.address('A', 'x:1')).toBe('127.0.0.1:50052');
     reader.address('B', 'x:1');
     expect(() => reader.done({})).toThrow(/B: expected host:port/);
+  });
+});
+
+describe('SERVICE_SECRET', () => {
+  const load = (env: Record<string, string>) => {
+    const reader = new EnvReader('svc', env);
+    const secret = sharedEnv(reader).serviceSecret();
+    return reader.done({ secret });
+  };
+
+  it('is required, with no development default', () => {
+    expect(() => load({})).toThrow(ConfigError);
+    expect(() => load({ SERVICE_SECRET: '  ' })).toThrow(/SERVICE_SECRET is required/);
+  });
+
+  it(`must be at least ${MIN_SERVICE_SECRET_LENGTH} characters, and the error never shows it`, () => {
+    const short = 's'.repeat(MIN_SERVICE_SECRET_LENGTH - 1);
+    let message = '';
+    try {
+      load({ SERVICE_SECRET: short });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(
+      `SERVICE_SECRET must be at least ${MIN_SERVICE_SECRET_LENGTH} characters`,
+    );
+    expect(message).not.toContain(short);
+    const long = 's'.repeat(MIN_SERVICE_SECRET_LENGTH);
+    expect(load({ SERVICE_SECRET: long }).secret).toBe(long);
   });
 });

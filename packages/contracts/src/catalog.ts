@@ -145,6 +145,9 @@ export const MetricName = {
   JOURNAL_SHARDS: 'tracechat.journal.shards',
   TELEMETRY_SPANS_EXPORTED: 'tracechat.telemetry.spans.exported',
   TELEMETRY_SPANS_DROPPED: 'tracechat.telemetry.spans.dropped',
+  RPC_UNAUTHENTICATED: 'tracechat.rpc.unauthenticated',
+  RPC_PERMISSION_DENIED: 'tracechat.rpc.permission_denied',
+  RPC_LIMIT_CLAMPED: 'tracechat.rpc.limit_clamped',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 

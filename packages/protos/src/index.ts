@@ -6,12 +6,40 @@ export { BatchCallError, CallBatcher, MAX_BATCH_CALLS, batchHandler, batchedCall
 export type { BatchCall, BatchResult, CallTrace } from './batch';
 export { LogicClient } from './logic-client';
 export {
+  RefusalReason,
+  SERVICE_CALLERS,
+  SERVICE_TOKEN_AUDIENCE,
+  SERVICE_TOKEN_ISSUER,
+  SERVICE_TOKEN_MAX_LIFETIME_SECONDS,
+  SERVICE_TOKEN_REMINT_SECONDS,
+  SERVICE_TOKEN_SKEW_SECONDS,
+  SERVICE_TOKEN_TTL_SECONDS,
+  ServiceName,
+  ServiceTokenError,
+  ServiceTokenVerifier,
+  ServiceTokens,
+  callerIdentity,
+  countRefusal,
+  describeIdentity,
+  internalClientOptions,
+  internalServer,
+  serviceAuthInterceptor,
+  signServiceToken,
+  verifyServiceToken,
+} from './identity';
+export type {
+  InternalServerAuth,
+  RpcRefusal,
+  ServiceIdentity,
+  VerifiedServiceToken,
+} from './identity';
+export {
   CodedError,
-  INTERNAL_CHANNEL_OPTIONS,
   RpcError,
   Status,
   bindServer,
   connected,
+  countLimitClamped,
   handleUnary,
   isServiceError,
   rpcErrorMapper,

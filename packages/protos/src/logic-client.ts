@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { tracechatV1 } from './definitions';
 import { batchedCalls } from './batch';
 import type { CallBatcher } from './batch';
-import { INTERNAL_CHANNEL_OPTIONS, unary } from './rpc';
+import { internalClientOptions } from './identity';
+import type { ServiceTokens } from './identity';
+import { unary } from './rpc';
 import type {
   ChatServiceClient,
   HistoryRequest,
@@ -19,7 +21,10 @@ import type {
   SendMessageResponse__Output,
 } from './index';
 
-/** ChatService (logic) calls with a deadline each; errors are grpc ServiceErrors. */
+/**
+ * ChatService (logic) calls with a deadline each, sent with this service's token; errors are
+ * grpc ServiceErrors.
+ */
 export class LogicClient {
   private readonly client: ChatServiceClient;
   /** Sends leave in batches: the sends of one event-loop turn share one SendMessages RPC. */
@@ -28,12 +33,14 @@ export class LogicClient {
   constructor(
     address: string,
     private readonly deadlineMs: number,
+    tokens: ServiceTokens,
   ) {
     const Client = tracechatV1().ChatService;
-    this.client = new Client(address, grpc.credentials.createInsecure(), {
-      ...INTERNAL_CHANNEL_OPTIONS,
-      'grpc.keepalive_time_ms': 30_000,
-    });
+    this.client = new Client(
+      address,
+      grpc.credentials.createInsecure(),
+      internalClientOptions(tokens, { 'grpc.keepalive_time_ms': 30_000 }),
+    );
     this.sends = batchedCalls(this.client, this.client.SendMessages, this.deadlineMs);
   }
 

@@ -1,10 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
+import { Attr, MetricName } from '@tracechat/contracts';
+import { incrementCounter } from '@tracechat/telemetry';
 
 /** gRPC status codes by name, for readable mapping tables. */
 export const Status = grpc.status;
 
 /**
- * Channel options of every call between the stack's services. grpc-js backs off up to 120 s
+ * Channel options of every call between the stack's services (clients take them, with their
+ * service token, from `internalClientOptions`). grpc-js backs off up to 120 s
  * between reconnects; a service restarted by its supervisor is back within seconds, so callers
  * retry every 100 ms growing to 1 s at most and reach it as soon as it listens again.
  */
@@ -52,18 +55,22 @@ type UnaryMethod<Req, Res> = (
   callback: (err: grpc.ServiceError | null, response?: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-/** Calls a unary method and resolves with its response; rejects with the ServiceError. */
+/**
+ * Calls a unary method and resolves with its response; rejects with the ServiceError.
+ * `metadata` is sent as given (e.g. another identity's token than the client's own).
+ */
 export function unary<Req, Res>(
   client: grpc.Client,
   method: UnaryMethod<Req, Res>,
   request: Req,
   deadlineMs: number,
+  metadata: grpc.Metadata = new grpc.Metadata(),
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     method.call(
       client,
       request,
-      new grpc.Metadata(),
+      metadata,
       { deadline: Date.now() + deadlineMs },
       (err, response) => {
         if (err) reject(err);
@@ -108,18 +115,23 @@ export function handleUnary<Req, Res>(
 export function unaryHandlers(
   mapError: (err: unknown) => unknown,
   onInternalError: (err: unknown) => void,
-): <Req, Res>(fn: (request: Req) => Promise<Res>) => grpc.handleUnaryCall<Req, Res> {
-  return <Req, Res>(fn: (request: Req) => Promise<Res>) =>
-    handleUnary<Req, Res>(async (request) => {
+): <Req, Res>(
+  fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+) => grpc.handleUnaryCall<Req, Res> {
+  return <Req, Res>(fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+    handleUnary<Req, Res>(async (request, call) => {
       try {
-        return await fn(request);
+        return await fn(request, call);
       } catch (err) {
         throw mapError(err);
       }
     }, onInternalError);
 }
 
-/** Starts a grpc-js server on host:port and resolves with the port it got (0 picks one). */
+/**
+ * Starts a grpc-js server on host:port (plaintext: internal calls are authenticated by service
+ * tokens, see identity.ts) and resolves with the port it got (0 picks one).
+ */
 export function bindServer(server: grpc.Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
@@ -167,4 +179,17 @@ export function rpcErrorMapper<C extends string>(
 ): (err: unknown) => unknown {
   return (err) =>
     err instanceof type ? new RpcError(statusOf[err.code], err.message, { cause: err }) : err;
+}
+
+/**
+ * Counts a request whose limit was lowered to the server's maximum
+ * (`tracechat.rpc.limit_clamped`, labels rpc.service, rpc.method, limit).
+ */
+export function countLimitClamped(service: string, method: string, limit: string): void {
+  incrementCounter(
+    MetricName.RPC_LIMIT_CLAMPED,
+    { [Attr.RPC_SERVICE]: service, [Attr.RPC_METHOD]: method, limit },
+    1,
+    'Requests whose limit was lowered to the server maximum',
+  );
 }

@@ -4,6 +4,8 @@ import type { IsolatedStack, RunNamespace, StackOptions } from '@tracechat/cli';
 import { ChatClient } from '@tracechat/client';
 import type { ConnectOptions } from '@tracechat/client';
 import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
+import { ServiceTokens } from '@tracechat/protos';
+import type { ServiceIdentity } from '@tracechat/protos';
 import { testDatabaseBaseUrl } from './env';
 
 export interface TestStack extends IsolatedStack {
@@ -14,6 +16,11 @@ export interface TestStack extends IsolatedStack {
   user(name: string): string;
   session(name: string): string;
   token(userId: string, ttlSeconds?: number): string;
+  /**
+   * Service tokens of this stack (signed with its SERVICE_SECRET) for `identity`, `cli` by
+   * default: pass `internalClientOptions(tokens)` to a gRPC client of a service.
+   */
+  serviceTokens(identity?: ServiceIdentity): ServiceTokens;
   /** Connects a user to gateway 1 or 2; `cleanup` closes it. */
   connect(userId: string, gateway?: 1 | 2, options?: ConnectOptions): Promise<ChatClient>;
   /** A Redis client that sees the keys as the services do (under this run's prefix). */
@@ -50,6 +57,8 @@ export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<
     user: (name) => `${name}-${run}`,
     session: (name) => `${name}-${run}`,
     token: (userId, ttl) => signToken(userId, DEV_AUTH_SECRET, ttl),
+    serviceTokens: (identity = { service: 'cli' }) =>
+      new ServiceTokens(identity, stack.serviceSecret),
     connect: async (userId, gateway = 1, connectOptions = {}) => {
       const client = await ChatClient.connect(stack.gatewayUrls[gateway - 1], {
         token: signToken(userId, DEV_AUTH_SECRET),

@@ -67,12 +67,14 @@ function sharedReads(): Map<string, EnvRead> {
   );
   const reads = new Map<string, EnvRead>();
   for (const m of source.matchAll(
-    /^\s{4}(\w+): \(\)(?:: \w+)? =>\s*r\.(\w+)\('([A-Z][A-Z0-9_]*)', (?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false))/gm,
+    /^\s{4}(\w+): \(\)(?:: \w+)? =>\s*(?:\{\s*const \w+ =\s*)?r\.(\w+)\('([A-Z][A-Z0-9_]*)', (?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false))/gm,
   )) {
     reads.set(m[1]!, {
       kind: m[2]!,
       name: m[3]!,
-      fallback: m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]),
+      // a required variable's second argument is why it is required, not a default
+      fallback:
+        m[2] === 'required' ? undefined : m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]),
     });
   }
   if (reads.size === 0)
@@ -85,21 +87,7 @@ function patternOf(name: string): RegExp {
   return new RegExp(`^${parts.join('[A-Z0-9_]+')}$`);
 }
 
-/**
- * Variables the deploy files set ahead of the service code that reads them, under the names the
- * services are taking: the internal-token secret in every service, the gateway's admin listener.
- * What config.ts says about a name wins; an entry here is dead weight once every config.ts reads it.
- */
-const AHEAD: Readonly<Record<string, readonly EnvRead[]>> = {
-  '*': [{ name: 'SERVICE_SECRET', kind: 'string', fallback: undefined }],
-  gateway: [
-    { name: 'ADMIN_HOST', kind: 'string', fallback: '127.0.0.1' },
-    { name: 'ADMIN_PORT', kind: 'int', fallback: '8090' },
-  ],
-};
-
 function serviceEnv(app: string, files: readonly string[]): ServiceEnv {
-  const ahead = [...(AHEAD['*'] ?? []), ...(AHEAD[app] ?? [])];
   const reads = files.flatMap((file) => {
     const path = repoPath(file);
     if (!existsSync(path))
@@ -108,7 +96,7 @@ function serviceEnv(app: string, files: readonly string[]): ServiceEnv {
   });
   if (reads.length === 0) throw new Error(`no EnvReader calls found in ${files.join(', ')}`);
   const literal = new Map(
-    [...ahead, ...reads].filter((r) => !r.name.includes('${')).map((r) => [r.name, r]),
+    reads.filter((r) => !r.name.includes('${')).map((r) => [r.name, r]),
   );
   const patterns = reads.filter((r) => r.name.includes('${')).map((r) => patternOf(r.name));
   return {

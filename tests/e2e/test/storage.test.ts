@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Status, grpc, tracechatV1, unary } from '@tracechat/protos';
+import { Status, grpc, internalClientOptions, tracechatV1, unary } from '@tracechat/protos';
 import type { JournalServiceClient, PlacementServiceClient } from '@tracechat/protos';
 import { Client } from 'pg';
 import { setup, waitFor } from '@tracechat/testkit';
@@ -15,7 +15,7 @@ const journals = new Map<string, JournalServiceClient>();
 function journal(address: string): JournalServiceClient {
   let client = journals.get(address);
   if (!client) {
-    client = new (tracechatV1().JournalService)(address, grpc.credentials.createInsecure());
+    client = new (tracechatV1().JournalService)(address, grpc.credentials.createInsecure(), internalClientOptions(stack.serviceTokens()));
     journals.set(address, client);
   }
   return client;
@@ -48,7 +48,7 @@ async function historyOf(c: ChatClient, room: string, count: number): Promise<Fr
 
 beforeAll(async () => {
   stack = await setup();
-  placement = new (tracechatV1().PlacementService)(`127.0.0.1:${stack.ports.placement}`, grpc.credentials.createInsecure());
+  placement = new (tracechatV1().PlacementService)(`127.0.0.1:${stack.ports.placement}`, grpc.credentials.createInsecure(), internalClientOptions(stack.serviceTokens()));
 }, 180_000);
 
 afterAll(async () => {
