@@ -73,12 +73,13 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         config.whitelistSyncIntervalMs,
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
-      const store = new ChatStore(pool);
+      const store = new ChatStore(pool, config.quotas);
       const membership = new Membership(
         redis,
         store,
         config.membershipCacheTtlSeconds,
         config.redisKeyPrefix,
+        { maxSessions: config.memberCacheMaxSessions, maxMembers: config.memberCacheMaxMembers },
       );
       await followMembershipChanges(subscriber, config.redisKeyPrefix, membership.cache);
       const chat = new ChatService({
@@ -87,6 +88,8 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         journal,
         maxTextBytes: config.maxTextBytes,
         historyMaxLimit: config.historyMaxLimit,
+        quotas: config.quotas,
+        log,
       });
       const handlers: ChatServiceHandlers = {
         SendMessage: wrap((req) => chat.sendMessage(req)),
