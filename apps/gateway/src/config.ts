@@ -26,6 +26,8 @@ export interface GatewayConfig {
   /** Bearer token of the admin API; the API refuses every request when unset. */
   readonly adminToken: string | undefined;
   readonly whitelistSyncIntervalMs: number;
+  /** How long a runtime sampling whitelist entry lasts after it was added. */
+  readonly whitelistTtlSeconds: number;
   readonly logLevel: LogLevel;
 }
 
@@ -67,6 +69,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     followTraceparent: shared.followTraceparent(),
     adminToken,
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
+    whitelistTtlSeconds: r.int('SAMPLING_WHITELIST_TTL_SECONDS', 7 * 24 * 3600, { min: 1 }),
     logLevel: shared.logLevel(),
   });
 }

@@ -40,7 +40,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   });
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);
-  const whitelist = new WhitelistStore(redis);
+  const whitelist = new WhitelistStore(redis, config.whitelistTtlSeconds);
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs);
   const hub = new Hub();
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
