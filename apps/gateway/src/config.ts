@@ -40,6 +40,8 @@ export interface GatewayConfig {
   /** Bearer token of the admin API; the API refuses every request when unset. */
   readonly adminToken: string | undefined;
   readonly whitelistSyncIntervalMs: number;
+  /** How long a runtime sampling whitelist entry lasts after it was added. */
+  readonly whitelistTtlSeconds: number;
   readonly logLevel: LogLevel;
   /** Where the admin API listens: its own port, never the public one. */
   readonly adminHost: string;
@@ -140,6 +142,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     followTraceparent: shared.followTraceparent(),
     adminToken,
     whitelistSyncIntervalMs: r.int('WHITELIST_SYNC_INTERVAL_MS', 2000, { min: 100 }),
+    whitelistTtlSeconds: r.int('SAMPLING_WHITELIST_TTL_SECONDS', 7 * 24 * 3600, { min: 1 }),
     logLevel: shared.logLevel(),
     adminHost: r.string('ADMIN_HOST', '127.0.0.1'),
     adminPort: r.int('ADMIN_PORT', 8090, { min: 0, max: 65535 }),

@@ -48,7 +48,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
   });
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const presence = new Presence(redis, config.presenceTtlSeconds);
-  const whitelist = new WhitelistStore(redis);
+  const whitelist = new WhitelistStore(redis, config.whitelistTtlSeconds);
   const tokens = new ServiceTokens({ service: 'gateway' }, config.serviceSecret);
   const logic = new LogicClient(config.logicAddress, config.rpcDeadlineMs, tokens);
   const hub = new Hub();

@@ -24,6 +24,8 @@ export interface JournalConfig {
   readonly natsUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
+  /** The stream's limits (NATS_STREAM_MAX_BYTES, NATS_STREAM_MAX_AGE), the same in task. */
+  readonly natsStreamLimits: { readonly maxBytes: number; readonly maxAgeMs: number };
   /** Most records one projection transaction takes. */
   readonly projectionBatchRecords: number;
   readonly logLevel: LogLevel;
@@ -57,6 +59,7 @@ export function loadConfig(env: Env): Readonly<JournalConfig> {
     natsUrl: shared.natsUrl(),
     natsStream: shared.natsStream(),
     natsSubjectPrefix: shared.natsSubjectPrefix(),
+    natsStreamLimits: shared.natsStreamLimits(),
     projectionBatchRecords: r.int('PROJECTION_BATCH_RECORDS', 500, { min: 1, max: 10_000 }),
     logLevel: shared.logLevel(),
   });

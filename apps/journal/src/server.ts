@@ -86,6 +86,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
       nats = await openChatStream(config.natsUrl, `tracechat-${config.nodeId}`, {
         stream: config.natsStream,
         subjectPrefix: config.natsSubjectPrefix,
+        ...config.natsStreamLimits,
       });
       const js = nats.jetstream();
       const opened0 = store;

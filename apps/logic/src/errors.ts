@@ -7,6 +7,8 @@ export const ChatErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** A client_msg_id was used before with another text. */
   CONFLICT: 'CONFLICT',
+  /** A rate (e.g. invites per hour) was reached; waiting helps. */
+  RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
 } as const;
 export type ChatErrorCode = (typeof ChatErrorCode)[keyof typeof ChatErrorCode];
@@ -21,5 +23,6 @@ export const toRpcError = rpcErrorMapper(ChatError, {
   FORBIDDEN: Status.PERMISSION_DENIED,
   NOT_FOUND: Status.NOT_FOUND,
   CONFLICT: Status.ALREADY_EXISTS,
+  RATE_LIMITED: Status.RESOURCE_EXHAUSTED,
   UNAVAILABLE: Status.UNAVAILABLE,
 });

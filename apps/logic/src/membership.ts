@@ -19,8 +19,9 @@ export class Membership {
     ttlSeconds: number,
     /** The deployment's Redis key prefix, which names the announcement channel too. */
     private readonly keyPrefix = '',
+    bounds: { maxSessions?: number; maxMembers?: number } = {},
   ) {
-    this.cache = new MemberCache(ttlSeconds * 1000);
+    this.cache = new MemberCache(ttlSeconds * 1000, bounds.maxSessions, bounds.maxMembers);
   }
 
   /** The session's members (empty when it does not exist). */

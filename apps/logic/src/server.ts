@@ -80,12 +80,13 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         config.whitelistSyncIntervalMs,
         (err) => log.warn({ err }, 'sampling whitelist refresh failed'),
       );
-      const store = new ChatStore(pool);
+      const store = new ChatStore(pool, config.quotas);
       const membership = new Membership(
         redis,
         store,
         config.membershipCacheTtlSeconds,
         config.redisKeyPrefix,
+        { maxSessions: config.memberCacheMaxSessions, maxMembers: config.memberCacheMaxMembers },
       );
       await followMembershipChanges(subscriber, config.redisKeyPrefix, membership.cache);
       const chat = new ChatService({
@@ -98,6 +99,8 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
           countLimitClamped('tracechat.v1.ChatService', 'History', 'limit');
           log.warn({ asked, max }, 'history limit lowered to HISTORY_MAX_LIMIT');
         },
+        quotas: config.quotas,
+        log,
       });
       const handlers: ChatServiceHandlers = {
         SendMessage: wrap((req) => chat.sendMessage(req)),

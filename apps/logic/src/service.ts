@@ -14,12 +14,14 @@ import type {
   SendMessageRequest__Output,
   SendMessageResponse,
 } from '@tracechat/protos';
-import { Attr, SpanName } from '@tracechat/contracts';
-import { setAttributes, withSpan } from '@tracechat/telemetry';
+import { Attr, MetricName, SpanName } from '@tracechat/contracts';
+import { incrementCounter, setAttributes, withSpan } from '@tracechat/telemetry';
+import type { Logger } from '@tracechat/telemetry';
 import { ChatError } from './errors';
 import type { Membership } from './membership';
 import type { JournalWriter } from './shards';
-import type { ChatStore, StoredMessage } from './store';
+import { Quota } from './store';
+import type { ChatStore, Quotas, Refusal, StoredMessage } from './store';
 import { checkClientMsgId, checkSessionId, checkText, checkUserId } from './validate';
 
 export interface ChatServiceDeps {
@@ -30,6 +32,8 @@ export interface ChatServiceDeps {
   readonly historyMaxLimit: number;
   /** Hears a history request asking for more than `historyMaxLimit` (it gets that many). */
   readonly onHistoryClamped?: (asked: number, max: number) => void;
+  readonly quotas: Quotas;
+  readonly log: Logger;
 }
 
 function toProto(message: StoredMessage): ChatMessage {
@@ -69,6 +73,41 @@ export class ChatService {
         if (this.turns.get(sessionId) === mine) this.turns.delete(sessionId);
       },
     };
+  }
+
+  /**
+   * The error a refused join or invite answers with. A quota reached is counted and logged:
+   * totals (sessions a user created, members of a session) are FORBIDDEN, since waiting does not
+   * help; the hourly invites are RATE_LIMITED.
+   */
+  private refused(
+    refusal: Refusal,
+    sessionId: string,
+    userId: string,
+    forbidden: string,
+  ): ChatError {
+    const { quotas } = this.deps;
+    if (refusal === 'forbidden') return new ChatError('FORBIDDEN', forbidden);
+    const limit = {
+      [Quota.SESSIONS_PER_USER]: quotas.maxSessionsPerUser,
+      [Quota.MEMBERS_PER_SESSION]: quotas.maxMembersPerSession,
+      [Quota.INVITES_PER_USER_PER_HOUR]: quotas.maxInvitesPerUserPerHour,
+    }[refusal];
+    incrementCounter(
+      MetricName.LOGIC_QUOTA_REFUSALS,
+      { [Attr.QUOTA]: refusal },
+      1,
+      'Joins and invites refused because a quota was reached',
+    );
+    this.deps.log.warn({ quota: refusal, limit, sessionId, userId }, 'quota reached');
+    switch (refusal) {
+      case Quota.SESSIONS_PER_USER:
+        return new ChatError('FORBIDDEN', `you have created ${limit} sessions, the most allowed`);
+      case Quota.MEMBERS_PER_SESSION:
+        return new ChatError('FORBIDDEN', `session ${sessionId} is full (${limit} members)`);
+      case Quota.INVITES_PER_USER_PER_HOUR:
+        return new ChatError('RATE_LIMITED', `at most ${limit} invites an hour: try again later`);
+    }
   }
 
   sendMessage(req: SendMessageRequest__Output): Promise<SendMessageResponse> {
@@ -135,9 +174,11 @@ export class ChatService {
       { attributes: { [Attr.SESSION_ID]: sessionId, [Attr.USER_ID]: userId } },
       async () => {
         const joined = await this.deps.store.join(sessionId, userId, req.public);
-        if (joined === 'forbidden') {
-          throw new ChatError(
-            'FORBIDDEN',
+        if (typeof joined === 'string') {
+          throw this.refused(
+            joined,
+            sessionId,
+            userId,
             `session ${sessionId} is private: ask a member to invite you`,
           );
         }
@@ -161,8 +202,9 @@ export class ChatService {
         },
       },
       async () => {
-        if (!(await this.deps.store.invite(sessionId, userId, inviteeId))) {
-          throw new ChatError('FORBIDDEN', `not a member of session ${sessionId}`);
+        const invited = await this.deps.store.invite(sessionId, userId, inviteeId);
+        if (invited !== true) {
+          throw this.refused(invited, sessionId, userId, `not a member of session ${sessionId}`);
         }
         await this.deps.membership.remember(sessionId);
         return {};

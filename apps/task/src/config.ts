@@ -15,6 +15,13 @@ export interface TaskConfig {
   readonly natsUrl: string;
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
+  /** The stream's limits (NATS_STREAM_MAX_BYTES, NATS_STREAM_MAX_AGE), the same in the journal. */
+  readonly natsStreamLimits: { readonly maxBytes: number; readonly maxAgeMs: number };
+  /** How often the streams' size is read for the `tracechat.nats.stream.bytes` gauge. */
+  readonly streamCheckIntervalMs: number;
+  /** Sessions whose members are cached, and members cached across them, at most. */
+  readonly memberCacheMaxSessions: number;
+  readonly memberCacheMaxMembers: number;
   /** Durable consumer shared by every task instance. */
   readonly natsConsumer: string;
   readonly ackWaitMs: number;
@@ -53,6 +60,10 @@ export function loadConfig(env: Env): Readonly<TaskConfig> {
     natsUrl: shared.natsUrl(),
     natsStream,
     natsSubjectPrefix: shared.natsSubjectPrefix(),
+    natsStreamLimits: shared.natsStreamLimits(),
+    streamCheckIntervalMs: r.int('NATS_STREAM_CHECK_INTERVAL_MS', 30_000, { min: 100 }),
+    memberCacheMaxSessions: r.int('MEMBER_CACHE_MAX_SESSIONS', 100_000, { min: 1 }),
+    memberCacheMaxMembers: r.int('MEMBER_CACHE_MAX_MEMBERS', 1_000_000, { min: 1 }),
     natsConsumer: r.string('NATS_CONSUMER', 'task'),
     ackWaitMs: r.int('ACK_WAIT_MS', 30_000, { min: 1000 }),
     maxDeliver: r.int('MAX_DELIVER', 50, { min: 1 }),

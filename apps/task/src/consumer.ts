@@ -27,6 +27,8 @@ export interface ConsumerSettings {
   readonly routeRetry: RetryPolicy;
   /** Where a push that exhausted its retries goes: this stream, `<subjectPrefix>_dlq.<session>`. */
   readonly deadLetterStream: string;
+  /** The dead-letter stream's max_bytes (it keeps its pushes 14 days, or until this is full). */
+  readonly deadLetterMaxBytes?: number;
 }
 
 /** Header names of a dead-lettered push. */
@@ -103,6 +105,7 @@ export class MessageConsumer {
       stream: this.settings.deadLetterStream,
       subjectPrefix: this.deadLetterPrefix,
       maxAgeMs: 14 * 24 * 3600 * 1000,
+      maxBytes: this.settings.deadLetterMaxBytes,
     });
     const first = await this.subscribe();
     this.loop = this.run(first);

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { natsReady, openChatStream } from '@tracechat/messaging';
+import { natsReady, openChatStream, streamUsage } from '@tracechat/messaging';
 import type { NatsConnection } from '@tracechat/messaging';
 import {
   MemberCache,
@@ -10,7 +10,8 @@ import {
 import { LogicClient, ServiceTokens } from '@tracechat/protos';
 import { startHealthServer } from '@tracechat/runtime';
 import type { HealthServer } from '@tracechat/runtime';
-import { startWhitelistSync } from '@tracechat/telemetry';
+import { setGauge, startWhitelistSync } from '@tracechat/telemetry';
+import { Attr, MetricName } from '@tracechat/contracts';
 import type { Logger, WhitelistSync } from '@tracechat/telemetry';
 import type { TaskConfig } from './config';
 import { MessageConsumer } from './consumer';
@@ -43,7 +44,11 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
   });
   // a subscribed connection can do nothing else: member-change announcements get their own
   const subscriber = redis.duplicate();
-  const members = new MemberCache(MEMBER_CACHE_TTL_MS);
+  const members = new MemberCache(
+    MEMBER_CACHE_TTL_MS,
+    config.memberCacheMaxSessions,
+    config.memberCacheMaxMembers,
+  );
   const presence = new Presence(redis, config.presenceTtlSeconds);
   const pusher = new Pusher(config.pushDeadlineMs, tokens, {
     attempts: config.pushAttempts,
@@ -51,6 +56,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
     maxDelayMs: config.pushRetryMaxDelayMs,
   });
   let pruneTimer: NodeJS.Timeout | undefined;
+  let streamTimer: NodeJS.Timeout | undefined;
   let nats: NatsConnection | undefined;
   let consumer: MessageConsumer | undefined;
   let health: HealthServer | undefined;
@@ -70,6 +76,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
       nats = await openChatStream(config.natsUrl, 'tracechat-task', {
         stream: config.natsStream,
         subjectPrefix: config.natsSubjectPrefix,
+        ...config.natsStreamLimits,
       });
       consumer = new MessageConsumer(
         nats,
@@ -87,6 +94,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
             maxDelayMs: config.pushRetryMaxDelayMs,
           },
           deadLetterStream: config.deadLetterStream,
+          deadLetterMaxBytes: config.natsStreamLimits.maxBytes,
         },
         new Router(logic, presence, members),
         pusher,
@@ -102,6 +110,26 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
           .catch((err: unknown) => log.warn({ err }, 'pruning push clients failed'));
       }, config.clientPruneIntervalMs);
       pruneTimer.unref();
+      const jsm = await nats.jetstreamManager();
+      // how full the streams are against max_bytes (alert NatsStreamNearlyFull)
+      const watchStreams = async () => {
+        for (const stream of [config.natsStream, config.deadLetterStream]) {
+          const usage = await streamUsage(jsm, stream);
+          const attrs = { [Attr.MESSAGING_NATS_STREAM]: stream };
+          setGauge(MetricName.NATS_STREAM_BYTES, usage.bytes, attrs, 'Bytes the stream holds');
+          setGauge(
+            MetricName.NATS_STREAM_MAX_BYTES,
+            usage.maxBytes,
+            attrs,
+            "The stream's max_bytes limit",
+          );
+        }
+      };
+      await watchStreams();
+      streamTimer = setInterval(() => {
+        watchStreams().catch((err: unknown) => log.warn({ err }, 'reading stream usage failed'));
+      }, config.streamCheckIntervalMs);
+      streamTimer.unref();
       health = await startHealthServer(
         { host: config.healthHost, port: config.healthPort },
         {
@@ -119,6 +147,7 @@ export function buildTask(config: TaskConfig, log: Logger): Task {
       health?.markDraining();
       whitelistSync?.stop();
       clearInterval(pruneTimer);
+      clearInterval(streamTimer);
       await consumer?.stop();
       await nats?.drain().catch(() => undefined);
       pusher.close();

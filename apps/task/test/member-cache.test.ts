@@ -51,4 +51,28 @@ describe('MemberCache', () => {
     await cache.get('s', async () => ['alice']);
     expect((await cache.get('s', async () => ['bob'])).members).toEqual(['bob']);
   });
+
+  it('holds at most maxEntries sessions and maxMembers members, dropping the least recently used', async () => {
+    const cache = new MemberCache(60_000, 3, 5);
+    cache.following = true;
+    const users = (n: number) => async () => Array.from({ length: n }, (_, i) => `u${i}`);
+    await cache.get('a', users(2));
+    await cache.get('b', users(2));
+    expect(cache.memberCount).toBe(4);
+    expect((await cache.get('a', users(2))).cached).toBe(true); // a is now the most recent
+    await cache.get('c', users(2)); // 6 members > 5: b, the least recently used, goes
+    expect(cache.size).toBe(2);
+    expect(cache.memberCount).toBe(4);
+    expect((await cache.get('a', users(2))).cached).toBe(true);
+    expect((await cache.get('b', users(2))).cached).toBe(false);
+    // a session larger than the whole budget is answered but never cached
+    expect((await cache.get('huge', users(6))).members).toHaveLength(6);
+    expect((await cache.get('huge', users(6))).cached).toBe(false);
+    // empty sessions (unknown ids) count against the session bound
+    for (const id of ['x', 'y', 'z', 'w']) await cache.get(id, users(0));
+    expect(cache.size).toBe(3);
+    cache.invalidate('w');
+    expect(cache.size).toBe(2);
+    expect(cache.memberCount).toBe(0);
+  });
 });

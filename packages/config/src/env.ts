@@ -107,6 +107,43 @@ export class EnvReader {
     });
   }
 
+  /**
+   * A size in bytes: a whole number, optionally with a unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`, or the
+   * decimal `KB`, `MB`, `GB`, `TB`), e.g. `1GiB`, `512MiB`, `1073741824`.
+   */
+  bytes(name: string, fallback: number, range: { min?: number } = {}): number {
+    return this.parse(name, fallback, (raw) => {
+      const m = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(raw);
+      if (!m) throw new Error('expected a size such as 1GiB, 512MiB or a number of bytes');
+      const unit = (m[2] ?? 'B').toUpperCase();
+      const power = 'BKMGT'.indexOf(unit[0]!);
+      const base = unit.length === 3 || unit === 'B' ? 1024 : 1000;
+      const value = Number(m[1]) * base ** power;
+      if (!Number.isSafeInteger(value)) throw new Error('is too large');
+      if (range.min !== undefined && value < range.min)
+        throw new Error(`must be ≥ ${range.min} bytes`);
+      return value;
+    });
+  }
+
+  /**
+   * A duration in milliseconds, written as a whole number with a unit: `ms`, `s`, `m`, `h` or
+   * `d`, e.g. `7d`, `36h`, `90s`.
+   */
+  duration(name: string, fallbackMs: number, range: { minMs?: number } = {}): number {
+    return this.parse(name, fallbackMs, (raw) => {
+      const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(raw);
+      if (!m) throw new Error('expected a duration such as 7d, 36h, 30m or 90s');
+      const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
+      const value = Number(m[1]) * unitMs;
+      if (!Number.isSafeInteger(value)) throw new Error('is too large');
+      if (range.minMs !== undefined && value < range.minMs) {
+        throw new Error(`must be at least ${range.minMs} ms`);
+      }
+      return value;
+    });
+  }
+
   /** host:port, as gRPC targets are written. */
   address(name: string, fallback: string): string {
     return this.parse(name, fallback, (raw) => {

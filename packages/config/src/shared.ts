@@ -8,6 +8,8 @@ export const SHARED_DEFAULTS = {
   natsStream: 'CHAT',
   natsSubjectPrefix: 'chat.msg',
   presenceTtlSeconds: 30,
+  natsStreamMaxBytes: 1024 ** 3,
+  natsStreamMaxAgeMs: 7 * 24 * 3600 * 1000,
   logLevel: 'info',
 } as const;
 
@@ -31,6 +33,18 @@ export function sharedEnv(r: EnvReader) {
     natsUrl: () => r.url('NATS_URL', SHARED_DEFAULTS.natsUrl, ['nats:', 'tls:']),
     natsStream: () => r.string('NATS_STREAM', SHARED_DEFAULTS.natsStream),
     natsSubjectPrefix: () => r.string('NATS_SUBJECT_PREFIX', SHARED_DEFAULTS.natsSubjectPrefix),
+    /**
+     * The chat stream's limits: past either, JetStream drops the oldest messages. Every service
+     * that creates the stream (journal, task) applies them, so they must agree.
+     */
+    natsStreamLimits: () => ({
+      maxBytes: r.bytes('NATS_STREAM_MAX_BYTES', SHARED_DEFAULTS.natsStreamMaxBytes, {
+        min: 1024 * 1024,
+      }),
+      maxAgeMs: r.duration('NATS_STREAM_MAX_AGE', SHARED_DEFAULTS.natsStreamMaxAgeMs, {
+        minMs: 60_000,
+      }),
+    }),
     /** How long a user stays online without a heartbeat; gateway writes it, task reads it. */
     presenceTtlSeconds: () =>
       r.int('PRESENCE_TTL_SECONDS', SHARED_DEFAULTS.presenceTtlSeconds, { min: 2 }),

@@ -85,6 +85,8 @@ export const Attr = {
   SHARD_ID: 'chat.shard.id',
   SHARD_CREATED: 'chat.shard.created',
   CACHE_HIT: 'chat.cache.hit',
+  /** Which quota refused a join or an invite (see logic's `Quota`). */
+  QUOTA: 'chat.quota',
   JOURNAL_NODE_ID: 'chat.journal.node.id',
   JOURNAL_NODE_UP: 'chat.journal.node.up',
   JOURNAL_OFFSET: 'chat.journal.offset',
@@ -143,6 +145,9 @@ export const MetricName = {
   JOURNAL_RECORDS: 'tracechat.journal.records',
   JOURNAL_FSYNCS: 'tracechat.journal.fsyncs',
   JOURNAL_SHARDS: 'tracechat.journal.shards',
+  LOGIC_QUOTA_REFUSALS: 'tracechat.logic.quota.refusals',
+  NATS_STREAM_BYTES: 'tracechat.nats.stream.bytes',
+  NATS_STREAM_MAX_BYTES: 'tracechat.nats.stream.max_bytes',
   TELEMETRY_SPANS_EXPORTED: 'tracechat.telemetry.spans.exported',
   TELEMETRY_SPANS_DROPPED: 'tracechat.telemetry.spans.dropped',
   RPC_UNAUTHENTICATED: 'tracechat.rpc.unauthenticated',

@@ -1,4 +1,4 @@
-import { RetentionPolicy, StorageType, connect, nanos } from 'nats';
+import { DiscardPolicy, RetentionPolicy, StorageType, connect, nanos } from 'nats';
 import type { JetStreamManager, NatsConnection, StreamConfig } from 'nats';
 
 export interface StreamSettings {
@@ -10,7 +10,13 @@ export interface StreamSettings {
   readonly duplicateWindowMs?: number;
   /** How long messages are kept (task acks them within seconds; this bounds a long outage). */
   readonly maxAgeMs?: number;
+  /** Bytes the stream may hold; past it the oldest messages are dropped. */
+  readonly maxBytes?: number;
 }
+
+/** The stream's limits when a service does not set them (see sharedEnv's natsStreamLimits). */
+export const DEFAULT_STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+export const DEFAULT_STREAM_MAX_BYTES = 1024 ** 3;
 
 /** Connects with reconnects forever; `name` shows up in the server's connection list. */
 export function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -26,28 +32,60 @@ export function connectNats(url: string, name: string): Promise<NatsConnection> 
   });
 }
 
-/** Creates the chat stream, or updates its settings; safe to call from every instance. */
+/**
+ * Creates the chat stream, or updates an existing one whose settings differ; safe to call from
+ * every instance. The stream is bounded by age and by bytes and discards its oldest messages
+ * past either: Postgres holds the history and the journal the truth, so a message dropped here
+ * before task pushed it is still in `history` (a client fills the gap from there).
+ */
 export async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
-  const config: Partial<StreamConfig> = {
+  const config = {
     name: settings.stream,
     subjects: [`${settings.subjectPrefix}.>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
     duplicate_window: nanos(settings.duplicateWindowMs ?? 120_000),
-    max_age: nanos(settings.maxAgeMs ?? 7 * 24 * 3600 * 1000),
-  };
+    max_age: nanos(settings.maxAgeMs ?? DEFAULT_STREAM_MAX_AGE_MS),
+    max_bytes: settings.maxBytes ?? DEFAULT_STREAM_MAX_BYTES,
+  } satisfies Partial<StreamConfig>;
+  let current: StreamConfig;
   try {
-    await jsm.streams.info(settings.stream);
-    await jsm.streams.update(settings.stream, config);
+    current = (await jsm.streams.info(settings.stream)).config;
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
     try {
       await jsm.streams.add(config);
+      return;
     } catch (addErr) {
       // another instance created it in between
       if (!/already in use/i.test((addErr as Error).message)) throw addErr;
+      current = (await jsm.streams.info(settings.stream)).config;
     }
   }
+  const differs =
+    current.subjects.join(',') !== config.subjects.join(',') ||
+    current.discard !== config.discard ||
+    current.duplicate_window !== config.duplicate_window ||
+    current.max_age !== config.max_age ||
+    current.max_bytes !== config.max_bytes;
+  if (differs) await jsm.streams.update(settings.stream, { ...current, ...config });
+}
+
+/** How full a stream is: what it holds against its `max_bytes` limit (-1: none). */
+export interface StreamUsage {
+  readonly bytes: number;
+  readonly messages: number;
+  readonly maxBytes: number;
+}
+
+export async function streamUsage(jsm: JetStreamManager, stream: string): Promise<StreamUsage> {
+  const info = await jsm.streams.info(stream);
+  return {
+    bytes: info.state.bytes,
+    messages: info.state.messages,
+    maxBytes: info.config.max_bytes,
+  };
 }
 
 /** Connects and makes sure the chat stream exists: what every producer and consumer does first. */

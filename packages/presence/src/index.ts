@@ -1,5 +1,6 @@
 export { Presence } from './presence';
 export {
+  DEFAULT_WHITELIST_TTL_SECONDS,
   WHITELIST_KINDS,
   WhitelistEntryError,
   WhitelistStore,

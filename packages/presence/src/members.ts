@@ -29,43 +29,65 @@ interface Entry {
  * the same. A lookup that started before a change is not cached (each session has a generation
  * that a change bumps), entries also expire after `ttlMs` in case an announcement was missed,
  * and `clear()` drops everything (on a lost subscription). Nothing is cached unless `following`.
+ * Memory is bounded twice: at most `maxEntries` sessions and `maxMembers` members across them,
+ * the least recently used dropped first; a session larger than `maxMembers` is never cached.
  */
 export class MemberCache {
   private readonly entries = new Map<string, Entry>();
   private readonly generations = new Map<string, number>();
   private epoch = 0;
+  private members = 0;
   /** Whether announcements are being received; without them nothing is cached. */
   following = false;
 
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries = 100_000,
+    private readonly maxMembers = 1_000_000,
   ) {}
+
+  private drop(sessionId: string): void {
+    const entry = this.entries.get(sessionId);
+    if (!entry) return;
+    this.entries.delete(sessionId);
+    this.members -= entry.members.length;
+  }
 
   async get(
     sessionId: string,
     load: (sessionId: string) => Promise<readonly string[]>,
   ): Promise<{ members: readonly string[]; cached: boolean }> {
     const entry = this.entries.get(sessionId);
-    if (entry && entry.expiresAt > Date.now()) return { members: entry.members, cached: true };
+    if (entry && entry.expiresAt > Date.now()) {
+      // most recently used last: eviction takes the first
+      this.entries.delete(sessionId);
+      this.entries.set(sessionId, entry);
+      return { members: entry.members, cached: true };
+    }
     const generation = this.generations.get(sessionId) ?? 0;
     const epoch = this.epoch;
     const members = await load(sessionId);
     if (
       this.following &&
       epoch === this.epoch &&
-      generation === (this.generations.get(sessionId) ?? 0)
+      generation === (this.generations.get(sessionId) ?? 0) &&
+      members.length <= this.maxMembers
     ) {
-      if (this.entries.size >= this.maxEntries && !this.entries.has(sessionId)) {
-        this.entries.delete(this.entries.keys().next().value!);
+      this.drop(sessionId);
+      while (
+        this.entries.size > 0 &&
+        (this.entries.size >= this.maxEntries || this.members + members.length > this.maxMembers)
+      ) {
+        this.drop(this.entries.keys().next().value!);
       }
       this.entries.set(sessionId, { members, expiresAt: Date.now() + this.ttlMs });
+      this.members += members.length;
     }
     return { members, cached: false };
   }
 
   invalidate(sessionId: string): void {
-    this.entries.delete(sessionId);
+    this.drop(sessionId);
     this.generations.set(sessionId, (this.generations.get(sessionId) ?? 0) + 1);
     if (this.generations.size > this.maxEntries) {
       // old generations matter only to lookups in flight; a new epoch covers them all
@@ -76,12 +98,19 @@ export class MemberCache {
 
   clear(): void {
     this.entries.clear();
+    this.members = 0;
     this.generations.clear();
     this.epoch++;
   }
 
+  /** Sessions cached. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Members cached across every session. */
+  get memberCount(): number {
+    return this.members;
   }
 }
 

@@ -27,7 +27,10 @@ export class Presence {
     const expiresAt = Date.now() + this.ttlSeconds * 1000;
     const pipeline = this.redis.pipeline();
     let count = 0;
+    const now = Date.now();
     for (const userId of userIds) {
+      // entries of gateways that stopped refreshing them (gone) are dropped here
+      pipeline.zremrangebyscore(userKey(userId), '-inf', now);
       pipeline.zadd(userKey(userId), expiresAt, gatewayId);
       pipeline.pexpire(userKey(userId), this.ttlSeconds * 1000 * 2);
       count++;

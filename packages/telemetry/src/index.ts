@@ -1,6 +1,6 @@
 export { DEFAULT_OTLP_ENDPOINT, SAMPLING_EVENTS, loadTelemetryConfig } from './config';
 export type { SamplingConfig, TelemetryConfig } from './config';
-export { createLogger, REDACTED_PATHS } from './logger';
+export { createLogger, REDACTED_PATHS, serializeError } from './logger';
 export type { Logger, LoggerSettings } from './logger';
 export { incrementCounter, recordHistogram, setGauge } from './metrics';
 export {

@@ -65,3 +65,50 @@ describe('createLogger', () => {
     expect((line!.err as { stack: string }).stack).toContain('Error: boom');
   });
 });
+
+describe('createLogger and secrets in errors', () => {
+  it('hides the password of a URL in an error message, its stack and the log message', () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', destination: out.stream });
+    const err = new Error('getaddrinfo ENOTFOUND for postgres://bob:pw-in-url@db.internal/chat');
+    log.error({ err }, 'cannot reach redis://:pw-in-msg@cache:6379');
+    const raw = JSON.stringify(out.lines());
+    expect(raw).not.toContain('pw-in-url');
+    expect(raw).not.toContain('pw-in-msg');
+    expect(raw).toContain('postgres://bob:***@db.internal/chat');
+    expect(raw).toContain('redis://:***@cache:6379');
+  });
+
+  it('drops the arguments of a failed Redis command (ioredis puts AUTH user and password there)', () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', destination: out.stream });
+    const err = Object.assign(new Error('WRONGPASS invalid username-password pair'), {
+      command: { name: 'auth', args: ['bob', 'redis-password-1'] },
+    });
+    log.warn({ err }, 'redis error');
+    const [line] = out.lines();
+    expect(JSON.stringify(line)).not.toContain('redis-password-1');
+    expect((line!.err as { command: unknown }).command).toEqual({ name: 'auth', args: '***' });
+  });
+
+  it('drops password and connectionString fields of an error, and of its cause', () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', destination: out.stream });
+    const cause = Object.assign(new Error('inner'), { connectionString: 'postgres://a:cs-pw@h/d' });
+    const err = Object.assign(new Error('outer', { cause }), { password: 'field-pw' });
+    log.error({ err }, 'failed');
+    const raw = JSON.stringify(out.lines());
+    expect(raw).not.toContain('cs-pw');
+    expect(raw).not.toContain('field-pw');
+  });
+});
+
+describe('createLogger and URLs in fields', () => {
+  it('hides the credentials of a URL logged as any field', () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', destination: out.stream });
+    log.info({ target: { url: 'nats://alice:field-url-pw@nats:4222' } }, 'connecting');
+    const [line] = out.lines();
+    expect(line!.target).toEqual({ url: 'nats://alice:***@nats:4222' });
+  });
+});

@@ -40,7 +40,12 @@ export interface TestStack extends IsolatedStack {
  * see each other's data or that of `pnpm start`. Call it in `beforeAll` and `cleanup()` in
  * `afterAll`. Every trace is kept unless `collector: true` asks for the sampling tier.
  */
-export async function setup(options: Omit<StackOptions, 'ports'> = {}): Promise<TestStack> {
+export async function setup(
+  options: Omit<StackOptions, 'ports'> & {
+    /** The Postgres server (no database name), e.g. with a password in it; TEST_DATABASE_BASE_URL by default. */
+    readonly databaseBaseUrl?: string;
+  } = {},
+): Promise<TestStack> {
   const stack = await startIsolatedStack({
     databaseBaseUrl: testDatabaseBaseUrl(),
     environment: 'test',
