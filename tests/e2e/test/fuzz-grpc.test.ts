@@ -8,6 +8,7 @@
  *
  * FUZZ_SEED=<n> replays a run; fast-check prints the seed and the failing body of each method.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { grpc, tracechatV1 } from '@tracechat/protos';
 import { setup } from '@tracechat/testkit';
@@ -15,8 +16,8 @@ import type { TestStack } from '@tracechat/testkit';
 import { bodyOf } from './fuzz-protobuf';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-const CALLS_PER_METHOD = 160;
-const DEADLINE_MS = 5000;
+const CALLS_PER_METHOD = 120;
+const DEADLINE_MS = 4000;
 /** Past the deadline, the client gives up on its own: a call without a status by then hangs. */
 const HANG_MS = DEADLINE_MS + 3000;
 
@@ -54,7 +55,11 @@ function methodsOf(service: ServiceName): [string, MethodDefinition][] {
 }
 
 /** Calls a method with the given bytes as its request; resolves with the status code. */
-function call(client: grpc.Client, path: string, body: Buffer): Promise<grpc.status> {
+function call(
+  client: grpc.Client,
+  path: string,
+  body: Buffer,
+): Promise<{ code: grpc.status; details: string }> {
   return new Promise((resolve, reject) => {
     let ended = false;
     // a status already on its way (this process was busy) is not a hang: look once more after I/O
@@ -72,13 +77,48 @@ function call(client: grpc.Client, path: string, body: Buffer): Promise<grpc.sta
       (err) => {
         ended = true;
         clearTimeout(hang);
-        resolve(err ? err.code : grpc.status.OK);
+        resolve(
+          err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' },
+        );
       },
     );
   });
 }
 
 describe('gRPC fuzzing', () => {
+  it.each([
+    ['a message_id that is not a UUID', { messageId: 'x'.repeat(1025) }],
+    ['a session_id no session can have', { sessionId: 'a.b' }],
+    ['a sender_id no user can have', { senderId: 'a b' }],
+    ['a client_msg_id over 64 characters', { clientMsgId: 'k'.repeat(65) }],
+    ['a sent_at_ms past what a Date holds', { sentAtMs: '9223372036854775807' }],
+    ['a negative sent_at_ms', { sentAtMs: -1 }],
+    ['a NUL in the text', { text: 'a\u0000b' }],
+  ])(
+    'journal refuses AppendMessage with %s, which no projection could store',
+    async (_label, change) => {
+      const method = Object.fromEntries(methodsOf('JournalService')).AppendMessage!;
+      const valid = {
+        shardId: '0',
+        sessionId: stack.session('regression'),
+        messageId: '00000000-0000-4000-8000-000000000001',
+        senderId: stack.user('alice'),
+        text: 'hello',
+        sentAtMs: Date.now(),
+      };
+      const client = new grpc.Client(
+        `127.0.0.1:${stack.ports.journal1}`,
+        grpc.credentials.createInsecure(),
+      );
+      try {
+        const body = method.requestSerialize({ ...valid, ...change });
+        expect((await call(client, method.path, body)).code).toBe(grpc.status.INVALID_ARGUMENT);
+      } finally {
+        client.close();
+      }
+    },
+  );
+
   it('ends every call to every internal method with a status, and the stack keeps serving chat', async () => {
     const started = Date.now();
     const alice = await stack.connect(stack.user('alice'), 1);
@@ -127,9 +167,9 @@ describe('gRPC fuzzing', () => {
             const property = fc.asyncProperty(
               bodyOf(method.requestType.type.name, method.requestSerialize),
               async ({ label, body }) => {
-                const code = await call(client, method.path, body);
+                const { code, details } = await call(client, method.path, body);
                 calls++;
-                const shown = `${label} → ${grpc.status[code]}`;
+                const shown = `${label} → ${grpc.status[code]}${code === grpc.status.UNAVAILABLE ? ` (${details.slice(0, 60)})` : ''}`;
                 seen.set(shown, (seen.get(shown) ?? 0) + 1);
                 // the body reached the service (its identity was accepted)
                 expect(code).not.toBe(grpc.status.UNAUTHENTICATED);
@@ -152,6 +192,13 @@ describe('gRPC fuzzing', () => {
       ].join('\n'),
     );
     expect(calls).toBe(statuses.size * CALLS_PER_METHOD);
+    // nothing the fuzz stored stopped a shard's projection (it would retry it forever)
+    for (const journal of ['journal-1', 'journal-2']) {
+      expect([journal, readFileSync(`${stack.logDir}/${journal}.log`, 'utf8')]).not.toEqual([
+        journal,
+        expect.stringMatching(/projection failed/),
+      ]);
+    }
 
     for (const [name, proc] of stack.processes) {
       expect({ name, running: proc.running, restarts: proc.restarts, pid: proc.pid }).toEqual({
