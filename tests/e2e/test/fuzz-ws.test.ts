@@ -15,7 +15,7 @@ import type { Frame, TestStack, ChatClient } from '@tracechat/testkit';
 import { expectationOf, fuzzCase, rawCases, replyProblem } from './fuzz-frames';
 import type { FuzzCase } from './fuzz-frames';
 
-const WORKERS = 6;
+const WORKERS = 12;
 const TOTAL_CASES = 10_200;
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 /** A reply or a close takes milliseconds; this long means the gateway hangs on the frame. */
