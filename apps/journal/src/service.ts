@@ -12,7 +12,30 @@ import { carrierFromContext, withSpan } from '@tracechat/telemetry';
 import type { MessageLog } from './messages';
 import { InvalidArgumentError } from './storage';
 import type { JournalStore } from './storage';
-import { Attr, SpanName } from '@tracechat/contracts';
+import { Attr, IdRules, SpanName, isClientMsgId, isSessionId, isUserId } from '@tracechat/contracts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The latest instant a JavaScript Date can hold (and so every reader of `sent_at`). */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * What makes a message one the projection could never store in Postgres, if anything: once in
+ * a shard, such a record would stop that shard's projection for good (it retries forever).
+ */
+function unstorable(req: AppendMessageRequest__Output): string | undefined {
+  if (!UUID.test(req.messageId)) return 'message_id must be a UUID';
+  if (!isSessionId(req.sessionId)) return `session_id must be ${IdRules.session}`;
+  if (!isUserId(req.senderId)) return `sender_id must be ${IdRules.user}`;
+  if (req.clientMsgId && !isClientMsgId(req.clientMsgId)) {
+    return `client_msg_id must be ${IdRules.clientMsgId}`;
+  }
+  const sentAtMs = Number(req.sentAtMs);
+  if (!Number.isSafeInteger(sentAtMs) || sentAtMs < 0 || sentAtMs > MAX_TIME_MS) {
+    return 'sent_at_ms must be a time from 1970 to the largest a Date holds';
+  }
+  if (req.text.includes('\u0000')) return 'text must not contain NUL';
+  return undefined;
+}
 
 /** Hard bounds of one Read, and what hears a request asking for more. */
 export interface ReadLimits {
@@ -41,6 +64,8 @@ export class JournalService {
     ] as const) {
       if (!value) throw new InvalidArgumentError(`${name} is required`);
     }
+    const problem = unstorable(req);
+    if (problem) throw new InvalidArgumentError(problem);
     return withSpan(
       SpanName.JOURNAL_APPEND_MESSAGE,
       {
