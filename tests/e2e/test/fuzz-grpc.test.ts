@@ -10,7 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { grpc, tracechatV1 } from '@tracechat/protos';
+import { grpc, SERVICE_CALLERS, tracechatV1 } from '@tracechat/protos';
+import type { ServiceName as Caller, ServiceTokens } from '@tracechat/protos';
 import { setup } from '@tracechat/testkit';
 import type { TestStack } from '@tracechat/testkit';
 import { bodyOf } from './fuzz-protobuf';
@@ -25,9 +26,21 @@ const HANG_MS = DEADLINE_MS + 3000;
  * Metadata of every fuzzing call: what an internal caller of the stack sends (its service
  * identity, once the services ask for one), so the bodies reach the handlers.
  */
-function serviceMetadata(): grpc.Metadata {
-  return new grpc.Metadata();
+function serviceMetadata(path: string): grpc.Metadata {
+  // '/tracechat.v1.PushService/Deliver' → the callers that service admits; operator tools ('cli')
+  // where they may, else the service that calls it in the stack
+  const callers = SERVICE_CALLERS[path.split('/')[1] ?? ''] ?? [];
+  const service = callers.includes('cli') ? 'cli' : callers[0];
+  if (!service) throw new Error(`no caller may call ${path}`);
+  let tokens = tokensByService.get(service);
+  if (!tokens) {
+    tokens = stack.serviceTokens({ service });
+    tokensByService.set(service, tokens);
+  }
+  return tokens.metadata();
 }
+
+const tokensByService = new Map<Caller, ServiceTokens>();
 
 let stack: TestStack;
 const pidsAtStart = new Map<string, number | undefined>();
@@ -72,7 +85,7 @@ function call(
       (b: Buffer) => b,
       (b: Buffer) => b,
       body,
-      serviceMetadata(),
+      serviceMetadata(path),
       { deadline: Date.now() + DEADLINE_MS },
       (err) => {
         ended = true;
