@@ -131,7 +131,7 @@ it('no log line and no span holds message text, a token, a secret or the databas
     }
     // the admin API, with its token and with a wrong one
     expect((await stack.admin('PUT', `/admin/sampling/whitelist/users/${alice}`)).status).toBe(201);
-    const wrongAdmin = await fetch(`${stack.gatewayUrls[0].replace(/^ws/, 'http').replace(/\/ws$/, '')}/admin/sampling/whitelist`, {
+    const wrongAdmin = await fetch(`${stack.adminUrls[0]}/admin/sampling/whitelist`, {
       headers: { authorization: `Bearer ${garbage}` },
     });
     expect(wrongAdmin.status).toBe(401);
