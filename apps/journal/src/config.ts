@@ -26,6 +26,8 @@ export interface JournalConfig {
   readonly natsSubjectPrefix: string;
   /** The stream's limits (NATS_STREAM_MAX_BYTES, NATS_STREAM_MAX_AGE), the same in task. */
   readonly natsStreamLimits: { readonly maxBytes: number; readonly maxAgeMs: number };
+  /** How long a client_msg_id is remembered (IDEMPOTENCY_WINDOW, at least the protocol's 24 h). */
+  readonly idempotencyWindowMs: number;
   /** Most records one projection transaction takes. */
   readonly projectionBatchRecords: number;
   readonly logLevel: LogLevel;
@@ -60,6 +62,9 @@ export function loadConfig(env: Env): Readonly<JournalConfig> {
     natsStream: shared.natsStream(),
     natsSubjectPrefix: shared.natsSubjectPrefix(),
     natsStreamLimits: shared.natsStreamLimits(),
+    idempotencyWindowMs: r.duration('IDEMPOTENCY_WINDOW', 48 * 3600 * 1000, {
+      minMs: 24 * 3600 * 1000,
+    }),
     projectionBatchRecords: r.int('PROJECTION_BATCH_RECORDS', 500, { min: 1, max: 10_000 }),
     logLevel: shared.logLevel(),
   });

@@ -34,6 +34,22 @@ interface ShardMessages {
 
 const READ_BATCH = 1000;
 
+/** How long a client_msg_id is remembered by default: twice the 24 hours the protocol promises. */
+export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 48 * 3600 * 1000;
+
+/**
+ * Forgets the keys of messages sent more than `windowMs` before `nowMs`. Keys sit in the map in
+ * append order, so the oldest are first: the loop stops at the first key still inside the window
+ * (one lookup per append in the steady state). The clock is the messages' own `sent_at`, not the
+ * node's, so a rebuild after a restart forgets exactly what the running node had forgotten.
+ */
+function forgetOldKeys(keys: Map<string, KeyEntry>, nowMs: number, windowMs: number): void {
+  for (const [key, entry] of keys) {
+    if (entry.sentAtMs >= nowMs - windowMs || entry.durable) return;
+    keys.delete(key);
+  }
+}
+
 function textHash(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
 }
@@ -45,7 +61,8 @@ function keyOf(sessionId: string, senderId: string, clientMsgId: string): string
 /**
  * The message layer of a journal node: for every shard it owns, the single place that assigns
  * per-session seqs (contiguous from 1, in offset order) and enforces client_msg_id idempotency per
- * (session, sender). Both are rebuilt from the shard's records when a shard is first used after
+ * (session, sender) for `idempotencyWindowMs` after a message's `sent_at` (then the key is
+ * forgotten, so memory holds a window of keys, not every key ever sent). Both are rebuilt from the shard's records when a shard is first used after
  * the node starts, so a restart answers exactly as before it.
  *
  * Seq order equals offset order because the seq is taken and the record queued in the same
@@ -67,6 +84,8 @@ export class MessageLog {
       record: MessageRecord,
     ) => void = () => undefined,
     private readonly guard: (shardId: string) => Promise<void> = async () => undefined,
+    /** How long after its `sent_at` a client_msg_id is still answered as a duplicate. */
+    private readonly idempotencyWindowMs = DEFAULT_IDEMPOTENCY_WINDOW_MS,
   ) {}
 
   /**
@@ -82,7 +101,12 @@ export class MessageLog {
       message.clientMsgId === undefined
         ? undefined
         : keyOf(message.sessionId, message.senderId, message.clientMsgId);
-    const seen = key === undefined ? undefined : state.keys.get(key);
+    let seen = key === undefined ? undefined : state.keys.get(key);
+    if (seen && !seen.durable && seen.sentAtMs < message.sentAtMs - this.idempotencyWindowMs) {
+      // past its window: the key is free again (as a rebuild from the records would find it)
+      state.keys.delete(key!);
+      seen = undefined;
+    }
     if (seen) {
       if (seen.textHash !== hash) {
         throw new MessageConflictError(
@@ -126,6 +150,7 @@ export class MessageLog {
         durable,
       };
       state.keys.set(key, entry);
+      forgetOldKeys(state.keys, message.sentAtMs, this.idempotencyWindowMs);
     }
     try {
       const result = await appended;
@@ -164,6 +189,7 @@ export class MessageLog {
     await this.guard(shardId);
     const info = await this.store.createShard(shardId);
     const state: ShardMessages = { nextSeq: new Map(), keys: new Map() };
+    let latestSentAtMs = 0;
     for (let from = info.firstOffset; from < info.nextOffset;) {
       const records = await this.store.read(shardId, from, { maxRecords: READ_BATCH });
       if (records.length === 0) break;
@@ -176,11 +202,15 @@ export class MessageLog {
           decoded.kind === 'message'
             ? decoded.message
             : { ...decoded, sessionId: record.sessionId, seq: record.offset + 1 };
+        if (m.sentAtMs > latestSentAtMs) latestSentAtMs = m.sentAtMs;
         const next = state.nextSeq.get(m.sessionId) ?? 1;
         if (m.seq >= next) state.nextSeq.set(m.sessionId, m.seq + 1);
         if (m.clientMsgId !== undefined) {
           const key = keyOf(m.sessionId, m.senderId, m.clientMsgId);
-          if (!state.keys.has(key)) {
+          const have = state.keys.get(key);
+          // a key reused after its window names the newer message, as the running node answered
+          if (!have || have.sentAtMs < m.sentAtMs - this.idempotencyWindowMs) {
+            state.keys.delete(key);
             state.keys.set(key, {
               messageId: m.messageId,
               seq: m.seq,
@@ -193,6 +223,7 @@ export class MessageLog {
         }
       }
       from = records[records.length - 1]!.offset + 1;
+      forgetOldKeys(state.keys, latestSentAtMs, this.idempotencyWindowMs);
     }
     this.shards.set(shardId, state);
     return state;

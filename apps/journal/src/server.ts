@@ -131,6 +131,7 @@ export function buildJournal(config: JournalConfig, log: Logger): Journal {
         store,
         (shardId, offset, record) => projectorFor(shardId).offer(offset, record),
         guard,
+        config.idempotencyWindowMs,
       );
       const service = new JournalService(store, messages, {
         maxRecords: config.readMaxRecords,

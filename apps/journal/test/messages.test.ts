@@ -97,7 +97,7 @@ describe('MessageLog', () => {
   it('continues a session above its records from before the journal assigned seqs (offset + 1)', async () => {
     const legacy = (n: number) =>
       Buffer.from(
-        JSON.stringify({ messageId: `m${n}`, senderId: 'alice', clientMsgId: `old-${n}`, text: `t${n}`, sentAtMs: n }),
+        JSON.stringify({ messageId: `m${n}`, senderId: 'alice', clientMsgId: `old-${n}`, text: `t${n}`, sentAtMs: 1_700_000_000_000 + n }),
       );
     await store.append(SHARD, [
       { sessionId: 'x', data: legacy(0) },
@@ -108,5 +108,27 @@ describe('MessageLog', () => {
     expect((await log.append(SHARD, message('old', 10))).seq).toBe(4);
     const dup = await log.append(SHARD, message('old', 11, { clientMsgId: 'old-2', text: 't2' }));
     expect(dup).toMatchObject({ messageId: 'm2', seq: 3, duplicate: true });
+  });
+
+  it('remembers a client_msg_id for its window after sent_at, then forgets it, also after a restart', async () => {
+    const HOUR = 3600 * 1000;
+    let log = new MessageLog(store, undefined, undefined, 48 * HOUR);
+    const first = await log.append(SHARD, message('s', 1, { clientMsgId: 'k' }));
+    // 47 hours later the key still answers with the original
+    const within = message('s', 2, { clientMsgId: 'k', text: 'text 1', sentAtMs: first.sentAtMs + 47 * HOUR });
+    expect(await log.append(SHARD, within)).toMatchObject({ messageId: first.messageId, duplicate: true });
+    // another sender's message 49 hours later moves the window past it: the key is forgotten
+    await log.append(SHARD, message('s', 3, { clientMsgId: 'other', sentAtMs: first.sentAtMs + 49 * HOUR }));
+    const late = message('s', 4, { clientMsgId: 'k', text: 'text 1', sentAtMs: first.sentAtMs + 49 * HOUR });
+    const again = await log.append(SHARD, late);
+    expect(again).toMatchObject({ duplicate: false, seq: 3 });
+    // a node rebuilt from the records forgets the same keys and remembers the same ones
+    log = new MessageLog(store, undefined, undefined, 48 * HOUR);
+    expect(await log.append(SHARD, late)).toMatchObject({ messageId: again.messageId, duplicate: true });
+    // a key past its window is free again even before anything else moved the window
+    const late2 = message('s', 6, { clientMsgId: 'other', text: 'new', sentAtMs: first.sentAtMs + 98 * HOUR });
+    expect(await log.append(SHARD, late2)).toMatchObject({ duplicate: false, seq: 4 });
+    log = new MessageLog(store, undefined, undefined, 48 * HOUR);
+    expect(await log.append(SHARD, late2)).toMatchObject({ duplicate: true, seq: 4 });
   });
 });
