@@ -51,7 +51,6 @@ export type { TextProblem } from './ids';
 export {
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DEV_AUTH_SECRET,
-  DEV_SECRET_ENVIRONMENTS,
   MIN_AUTH_SECRET_LENGTH,
   TokenError,
   signToken,

@@ -9,11 +9,9 @@ import { isUserId } from './ids';
 /**
  * The development secret (a published contract: outside tools sign local tokens with it): the
  * fallback when `ENVIRONMENT=development` and `AUTH_SECRET` is unset, and the secret of the native
- * stack, compose and the test stacks. Accepted only in development and test environments.
+ * stack, compose, the test stacks and the bench. Production refuses it.
  */
 export const DEV_AUTH_SECRET = 'tracechat-dev-secret';
-/** The environments that accept the development secret. */
-export const DEV_SECRET_ENVIRONMENTS: readonly string[] = ['development', 'test'];
 /** Shortest secret a service accepts, the development secret aside (256 bits of HS256 key, as text). */
 export const MIN_AUTH_SECRET_LENGTH = 32;
 /** Longest lifetime (`exp` − `iat`) a token may have unless configured otherwise: 24 hours. */

@@ -195,6 +195,7 @@ describe('Dockerfile', () => {
             HEALTH_HOST: '127.0.0.1',
             HEALTH_PORT: String(healthPort),
             DATABASE_URL: databaseUrl,
+            SERVICE_SECRET: randomBytes(32).toString('base64url'),
             SERVICE_INSTANCE_ID: 'placement-deploy-test',
             // telemetry starts (the preload must resolve in the deployed folder); nothing listens here
             OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,

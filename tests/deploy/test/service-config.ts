@@ -45,7 +45,7 @@ function envReads(source: string): EnvRead[] {
     fallback: m[5] ?? m[6]?.replace(/_/g, '') ?? (m[7] ? constant(m[7]) : undefined),
   }));
   const shared = sharedReads();
-  const viaShared = [...source.matchAll(/\bshared\.(\w+)\(\)/g)].map((m) => {
+  const viaShared = [...source.matchAll(/\bshared\.(\w+)\(\)/g)].flatMap((m) => {
     const read = shared.get(m[1]!);
     if (!read) throw new Error(`shared.${m[1]}() is not in packages/config/src/shared.ts`);
     return read;
@@ -57,7 +57,7 @@ function envReads(source: string): EnvRead[] {
  * The variables of packages/config/src/shared.ts, which services read as `shared.<key>()`: the
  * same one parser in every service, so the name and default are learnt from that file.
  */
-function sharedReads(): Map<string, EnvRead> {
+function sharedReads(): Map<string, EnvRead[]> {
   const source = readFileSync(repoPath('packages/config/src/shared.ts'), 'utf8');
   const defaults = new Map(
     [...source.matchAll(/^\s{2}(\w+): (?:'([^']*)'|([\d_]+)),$/gm)].map((m) => [
@@ -65,18 +65,23 @@ function sharedReads(): Map<string, EnvRead> {
       m[2] ?? m[3]!.replace(/_/g, ''),
     ]),
   );
-  const reads = new Map<string, EnvRead>();
-  for (const m of source.matchAll(
-    /^\s{4}(\w+): \(\)(?:: \w+)? =>\s*(?:\{\s*const \w+ =\s*)?r\.(\w+)\('([A-Z][A-Z0-9_]*)', (?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false))/gm,
-  )) {
-    reads.set(m[1]!, {
-      kind: m[2]!,
-      name: m[3]!,
+  // each `key: () => …` of sharedEnv runs to the next key: it may read one variable or several
+  const starts = [...source.matchAll(/^\s{4}(\w+): \(\)(?:: \w+)? =>/gm)];
+  const reads = new Map<string, EnvRead[]>();
+  starts.forEach((start, i) => {
+    const block = source.slice(start.index, starts[i + 1]?.index ?? source.length);
+    const calls = [
+      ...block.matchAll(
+        /\br\.(\w+)\(\s*'([A-Z][A-Z0-9_]*)'(?:,\s*(?:SHARED_DEFAULTS\.(\w+)|'([^']*)'|(true|false)))?/g,
+      ),
+    ].map((m) => ({
+      kind: m[1]!,
+      name: m[2]!,
       // a required variable's second argument is why it is required, not a default
-      fallback:
-        m[2] === 'required' ? undefined : m[4] ? defaults.get(m[4]) : (m[5] ?? m[6]),
-    });
-  }
+      fallback: m[1] === 'required' ? undefined : m[3] ? defaults.get(m[3]) : (m[4] ?? m[5]),
+    }));
+    if (calls.length > 0) reads.set(start[1]!, calls);
+  });
   if (reads.size === 0)
     throw new Error('no shared variables found in packages/config/src/shared.ts');
   return reads;
