@@ -51,8 +51,11 @@ export type { TextProblem } from './ids';
 export {
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DEV_AUTH_SECRET,
+  JwtError,
   MIN_AUTH_SECRET_LENGTH,
   TokenError,
+  decodeHs256Jwt,
+  signHs256Jwt,
   signToken,
   verifyToken,
 } from './tokens';

@@ -52,6 +52,52 @@ function decodeJson(part: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+const HS256_HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+
+/** A JWT that is not one, or whose signature does not match: what `decodeHs256Jwt` throws. */
+export class JwtError extends Error {
+  override readonly name = 'JwtError';
+  constructor(
+    readonly fault: 'malformed' | 'bad_signature',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Signs `payload` as an HS256 JWT: the one signer of client and service tokens. */
+export function signHs256Jwt(payload: Readonly<Record<string, unknown>>, secret: string): string {
+  const body = b64url(JSON.stringify(payload));
+  const signature = b64url(createHmac('sha256', secret).update(`${HS256_HEADER}.${body}`).digest());
+  return `${HS256_HEADER}.${body}.${signature}`;
+}
+
+/**
+ * Checks that `token` is an HS256 JWT signed with `secret` (constant-time) and returns its
+ * payload; every other algorithm, `none` included, is refused. The claims are the caller's to
+ * check. Throws JwtError.
+ */
+export function decodeHs256Jwt(token: string, secret: string): Record<string, unknown> {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new JwtError('malformed', 'token is not a JWT');
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  let header: Record<string, unknown>;
+  let payload: Record<string, unknown>;
+  try {
+    header = decodeJson(headerPart);
+    payload = decodeJson(payloadPart);
+  } catch {
+    throw new JwtError('malformed', 'token is malformed');
+  }
+  if (header.alg !== 'HS256') throw new JwtError('malformed', 'token must be signed with HS256');
+  const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
+  const actual = Buffer.from(signaturePart, 'base64url');
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    throw new JwtError('bad_signature', 'token signature is invalid');
+  }
+  return payload;
+}
+
 /**
  * Verifies an HS256 JWT and returns its subject as the user id. Refuses other algorithms, bad
  * signatures, tokens without a numeric `exp`, expired or not-yet-valid (`nbf`) ones (allowing the
@@ -67,22 +113,11 @@ export function verifyToken(
 ): Identity {
   const skewSeconds = rules.skewSeconds ?? 30;
   const maxLifetime = rules.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenError('token is not a JWT');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  let header: Record<string, unknown>;
   let payload: Record<string, unknown>;
   try {
-    header = decodeJson(headerPart);
-    payload = decodeJson(payloadPart);
-  } catch {
-    throw new TokenError('token is malformed');
-  }
-  if (header.alg !== 'HS256') throw new TokenError('token must be signed with HS256');
-  const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
-  const actual = Buffer.from(signaturePart, 'base64url');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
-    throw new TokenError('token signature is invalid');
+    payload = decodeHs256Jwt(token, secret);
+  } catch (err) {
+    throw new TokenError((err as Error).message);
   }
   const now = nowMs / 1000;
   const exp = payload.exp;
@@ -136,8 +171,5 @@ export function signToken(
   claims: Readonly<Record<string, unknown>> = {},
 ): string {
   const iat = Math.floor(nowMs / 1000);
-  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ sub: userId, iat, exp: iat + ttlSeconds, ...claims }));
-  const signature = b64url(createHmac('sha256', secret).update(`${header}.${payload}`).digest());
-  return `${header}.${payload}.${signature}`;
+  return signHs256Jwt({ sub: userId, iat, exp: iat + ttlSeconds, ...claims }, secret);
 }

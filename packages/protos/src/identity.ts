@@ -1,14 +1,13 @@
 /**
  * Service identity on every internal gRPC call: short-lived HS256 JWTs signed with the stack's
  * SERVICE_SECRET, sent as `authorization: Bearer <token>` by a client interceptor and checked by
- * a server interceptor. Written on node:crypto (as the client tokens in @tracechat/contracts):
- * the check runs synchronously in the call path and needs only HS256; every other algorithm,
- * `none` included, is refused. Minting and verification are both cached, so a call costs a clock
+ * a server interceptor. Signed and checked by the HS256 JWT code of the client tokens
+ * (@tracechat/contracts): the check runs synchronously in the call path and needs only HS256;
+ * every other algorithm, `none` included, is refused. Minting and verification are both cached, so a call costs a clock
  * read on the client and a map lookup on the server.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { Attr, MetricName } from '@tracechat/contracts';
+import { Attr, decodeHs256Jwt, JwtError, MetricName, signHs256Jwt } from '@tracechat/contracts';
 import { incrementCounter } from '@tracechat/telemetry';
 import { INTERNAL_CHANNEL_OPTIONS } from './rpc';
 
@@ -85,12 +84,6 @@ export class ServiceTokenError extends Error {
   }
 }
 
-function b64url(input: Buffer | string): string {
-  return Buffer.from(input).toString('base64url');
-}
-
-const HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-
 /**
  * Signs a service token for `identity`: `{iss, aud, sub: service, node?, iat, exp}`. Clients
  * use ServiceTokens, which caches it; this is the one signing function (tests sign odd tokens
@@ -104,8 +97,8 @@ export function signServiceToken(
   claims: Record<string, unknown> = {},
 ): string {
   const iat = Math.floor(nowMs / 1000);
-  const payload = b64url(
-    JSON.stringify({
+  return signHs256Jwt(
+    {
       iss: SERVICE_TOKEN_ISSUER,
       aud: SERVICE_TOKEN_AUDIENCE,
       sub: identity.service,
@@ -113,18 +106,9 @@ export function signServiceToken(
       iat,
       exp: iat + ttlSeconds,
       ...claims,
-    }),
+    },
+    secret,
   );
-  const signature = b64url(createHmac('sha256', secret).update(`${HEADER}.${payload}`).digest());
-  return `${HEADER}.${payload}.${signature}`;
-}
-
-function decodeJson(part: string): Record<string, unknown> {
-  const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error('not an object');
-  }
-  return value as Record<string, unknown>;
 }
 
 /** A verified token: who sent it and until when it is accepted (skew included). */
@@ -144,24 +128,14 @@ export function verifyServiceToken(
   secret: string,
   nowMs = Date.now(),
 ): VerifiedServiceToken {
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new ServiceTokenError('malformed', 'token is not a JWT');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  let header: Record<string, unknown>;
   let payload: Record<string, unknown>;
   try {
-    header = decodeJson(headerPart);
-    payload = decodeJson(payloadPart);
-  } catch {
-    throw new ServiceTokenError('malformed', 'token is malformed');
-  }
-  if (header.alg !== 'HS256') {
-    throw new ServiceTokenError('malformed', 'token must be signed with HS256');
-  }
-  const expected = createHmac('sha256', secret).update(`${headerPart}.${payloadPart}`).digest();
-  const actual = Buffer.from(signaturePart, 'base64url');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
-    throw new ServiceTokenError('bad_signature', 'token signature is invalid');
+    payload = decodeHs256Jwt(token, secret);
+  } catch (err) {
+    throw new ServiceTokenError(
+      err instanceof JwtError ? err.fault : 'malformed',
+      (err as Error).message,
+    );
   }
   if (payload.iss !== SERVICE_TOKEN_ISSUER) {
     throw new ServiceTokenError('wrong_issuer', 'token has another issuer');

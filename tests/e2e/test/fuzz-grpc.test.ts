@@ -14,6 +14,7 @@ import { grpc, SERVICE_CALLERS, tracechatV1 } from '@tracechat/protos';
 import type { ServiceName as Caller, ServiceTokens } from '@tracechat/protos';
 import { setup } from '@tracechat/testkit';
 import type { TestStack } from '@tracechat/testkit';
+import { chatPair } from './chat-pair';
 import { bodyOf } from './fuzz-protobuf';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -134,23 +135,8 @@ describe('gRPC fuzzing', () => {
 
   it('ends every call to every internal method with a status, and the stack keeps serving chat', async () => {
     const started = Date.now();
-    const alice = await stack.connect(stack.user('alice'), 1);
-    const bob = await stack.connect(stack.user('bob'), 2);
-    const room = stack.session('grpc-chat');
-    expect(await alice.request({ type: 'join', session: room, public: true })).toMatchObject({
-      type: 'joined',
-    });
-    expect(await bob.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
-    const exchange = async (text: string) => {
-      const pushed = bob.waitFor(
-        (f) => f.type === 'message' && f.text === text,
-        20_000,
-        `push of "${text}"`,
-      );
-      const ack = await alice.request({ type: 'send', session: room, text }, 20_000);
-      expect(ack).toMatchObject({ type: 'ack' });
-      expect(await pushed).toMatchObject({ message_id: ack.message_id });
-    };
+    const { alice, bob, room, send } = await chatPair(stack, 'grpc-chat', [1, 2]);
+    const exchange = (text: string) => send(alice, bob, text);
     await exchange('before the fuzz');
 
     const { ports } = stack;

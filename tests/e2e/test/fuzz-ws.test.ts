@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { ErrorCode } from '@tracechat/contracts';
 import { setup } from '@tracechat/testkit';
 import type { Frame, TestStack, ChatClient } from '@tracechat/testkit';
+import { chatPair } from './chat-pair';
 import { expectationOf, fuzzCase, rawCases, replyProblem } from './fuzz-frames';
 import type { FuzzCase } from './fuzz-frames';
 
@@ -182,13 +183,7 @@ function verdict(c: FuzzCase, outcome: Outcome): string | undefined {
 describe('WebSocket protocol fuzzing', () => {
   it('answers every frame with a protocol frame or a documented close, and nothing else breaks', async () => {
     const started = Date.now();
-    const alice = await stack.connect(stack.user('alice'), 1);
-    const bob = await stack.connect(stack.user('bob'), 1);
-    const room = stack.session('fuzz-chat');
-    expect(await alice.request({ type: 'join', session: room, public: true })).toMatchObject({
-      type: 'joined',
-    });
-    expect(await bob.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
+    const { alice, bob, send } = await chatPair(stack, 'fuzz-chat', [1, 1]);
 
     /** One message each way: acked to its sender, pushed to the other. */
     let exchanged = 0;
@@ -197,15 +192,7 @@ describe('WebSocket protocol fuzzing', () => {
         [alice, bob],
         [bob, alice],
       ] as const) {
-        const text = `chat ${n} ${from === alice ? 'a→b' : 'b→a'}`;
-        const pushed = to.waitFor(
-          (f) => f.type === 'message' && f.text === text,
-          20_000,
-          `push of "${text}"`,
-        );
-        const ack = await from.request({ type: 'send', session: room, text }, 20_000);
-        expect(ack).toMatchObject({ type: 'ack' });
-        expect(await pushed).toMatchObject({ message_id: ack.message_id, session: room });
+        await send(from, to, `chat ${n} ${from === alice ? 'a→b' : 'b→a'}`);
         exchanged++;
       }
     };
