@@ -180,6 +180,18 @@ function verdict(c: FuzzCase, outcome: Outcome): string | undefined {
   return undefined;
 }
 
+/** Every process of the stack still runs as the one started: none exited or was restarted. */
+function expectNoProcessRestarted(): void {
+  for (const [name, proc] of stack.processes) {
+    expect({ name, running: proc.running, restarts: proc.restarts, pid: proc.pid }).toEqual({
+      name,
+      running: true,
+      restarts: 0,
+      pid: pidsAtStart.get(name),
+    });
+  }
+}
+
 describe('WebSocket protocol fuzzing', () => {
   it('answers every frame with a protocol frame or a documented close, and nothing else breaks', async () => {
     const started = Date.now();
@@ -192,7 +204,13 @@ describe('WebSocket protocol fuzzing', () => {
         [alice, bob],
         [bob, alice],
       ] as const) {
-        await send(from, to, `chat ${n} ${from === alice ? 'a→b' : 'b→a'}`);
+        try {
+          await send(from, to, `chat ${n} ${from === alice ? 'a→b' : 'b→a'}`);
+        } catch (err) {
+          // chat stalls when a process died: name that rather than the timeout it caused
+          expectNoProcessRestarted();
+          throw err;
+        }
         exchanged++;
       }
     };
@@ -285,14 +303,7 @@ describe('WebSocket protocol fuzzing', () => {
     expect(stats.byCode.get(ErrorCode.RATE_LIMITED) ?? 0).toBe(0);
     expect(exchanged).toBeGreaterThanOrEqual(4);
     expect(rssMax - rssBefore).toBeLessThan(RSS_GROWTH_LIMIT_MB);
-    for (const [name, proc] of stack.processes) {
-      expect({ name, running: proc.running, restarts: proc.restarts, pid: proc.pid }).toEqual({
-        name,
-        running: true,
-        restarts: 0,
-        pid: pidsAtStart.get(name),
-      });
-    }
+    expectNoProcessRestarted();
     expect(readFileSync(`${stack.logDir}/gateway-1.log`, 'utf8')).not.toMatch(
       /frame handling failed|uncaught/i,
     );
