@@ -4,6 +4,32 @@ import { connectNats } from '@tracechat/messaging';
 import { setup, viewTrace, waitForTrace } from '@tracechat/testkit';
 import type { Frame, JaegerTrace, TestStack } from '@tracechat/testkit';
 
+/** The spans of one message's trace that the test below asserts on. */
+const TRACE_SPANS = [
+  'gateway.ws.on_message',
+  'gateway.grpc.send_message',
+  'gateway.ws.send_response',
+  'logic.chat.send_message',
+  'logic.auth.authorize',
+  'logic.placement.lookup_shard',
+  'logic.journal.append',
+  'placement.metadata.query',
+  'placement.cluster.route',
+  'placement.shard.create',
+  'journal.append_message',
+  'journal.segment.append',
+  'journal.index.update',
+  'journal.segment.fsync',
+  'journal.db.save_message',
+  'journal.mq.publish',
+  'task.mq.consume',
+  'task.route.resolve',
+  'task.push.gateway',
+  'gateway.push.deliver',
+  'gateway.ws.push',
+  'gateway.ws.delivery_ack',
+];
+
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -81,9 +107,10 @@ describe('one message, one trace', () => {
   });
 
   it('is one trace in Jaeger across both gateways, logic and task, shaped as docs/tracing.md draws it', async () => {
+    // every span asserted below: each service exports on its own schedule, and a parent (task's
+    // consume span, which ends after its pushes) may arrive after its children
     const trace = await waitForTrace(stack.jaegerUrl, String(ack.trace_id), (t) =>
-      has(t, 'gateway.ws.delivery_ack', 'gateway.ws.send_response', 'task.push.gateway', 'journal.db.save_message') &&
-      t.spans.filter((s) => s.operationName === 'gateway.push.deliver').length === 2,
+      has(t, ...TRACE_SPANS) && t.spans.filter((s) => s.operationName === 'gateway.push.deliver').length === 2,
     );
     const v = viewTrace(trace);
     expect(new Set(trace.spans.map((s) => s.traceID))).toEqual(new Set([ack.trace_id]));
