@@ -8,6 +8,10 @@ import { SamplingEvent } from '@tracechat/contracts';
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
+/** Where finished spans go (OTEL_TRACES_EXPORTER, a comma list): OTLP, the service's log, nowhere. */
+export const TRACES_EXPORTERS = ['otlp', 'console', 'none'] as const;
+export type TracesExporter = (typeof TRACES_EXPORTERS)[number];
+
 export interface TelemetryConfig {
   /** false when ENABLE_TELEMETRY=false or OTEL_SDK_DISABLED=true: nothing is started or exported. */
   readonly enabled: boolean;
@@ -24,6 +28,11 @@ export interface TelemetryConfig {
   /** OTEL_EXPORTER_OTLP_{METRICS_,}PROTOCOL, http/protobuf unless set. */
   readonly otlpMetricsProtocol: OtlpProtocol;
   readonly spanExport: SpanExportConfig;
+  /**
+   * OTEL_TRACES_EXPORTER: `otlp` (default), `console` (one log line per span), both as
+   * `otlp,console`, or `none` alone (an empty list here).
+   */
+  readonly tracesExporters: readonly Exclude<TracesExporter, 'none'>[];
   readonly metricsExportIntervalMs: number;
   /** OTEL_METRICS_EXPORTER: 'otlp' (default) or 'none'. */
   readonly metricsExporter: 'otlp' | 'none';
@@ -123,6 +132,24 @@ function readSpanExport(r: EnvReader): SpanExportConfig {
   };
 }
 
+/** OTEL_TRACES_EXPORTER as a list without repeats; `none` must stand alone. */
+function readTracesExporters(r: EnvReader): readonly Exclude<TracesExporter, 'none'>[] {
+  const names = [...new Set(r.list('OTEL_TRACES_EXPORTER', ['otlp']).map((n) => n.toLowerCase()))];
+  const unknown = names.filter((n) => !(TRACES_EXPORTERS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    r.problem(
+      `OTEL_TRACES_EXPORTER: unknown exporter ${unknown.map((n) => `"${n}"`).join(', ')}; ` +
+        `expected a comma list of ${TRACES_EXPORTERS.join(', ')}`,
+    );
+    return ['otlp'];
+  }
+  if (names.includes('none')) {
+    if (names.length > 1) r.problem('OTEL_TRACES_EXPORTER: none cannot be combined with others');
+    return [];
+  }
+  return names.length === 0 ? ['otlp'] : (names as Exclude<TracesExporter, 'none'>[]);
+}
+
 /**
  * Reads the standard OTEL_* variables plus SERVICE_NAME, ENVIRONMENT and ENABLE_TELEMETRY.
  * OTEL_SERVICE_NAME wins over SERVICE_NAME; an empty variable counts as unset.
@@ -165,6 +192,7 @@ export function loadTelemetryConfig(env: Env): TelemetryConfig {
     otlpTracesProtocol: r.oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', protocol, OTLP_PROTOCOLS),
     otlpMetricsProtocol: r.oneOf('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', protocol, OTLP_PROTOCOLS),
     spanExport,
+    tracesExporters: readTracesExporters(r),
     metricsExporter: r.oneOf('OTEL_METRICS_EXPORTER', 'otlp', ['otlp', 'none'] as const),
     metricsExportIntervalMs: r.int('OTEL_METRIC_EXPORT_INTERVAL', 10_000, { min: 100 }),
     logLevel: shared.logLevel(),

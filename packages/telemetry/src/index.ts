@@ -1,5 +1,5 @@
 export { DEFAULT_OTLP_ENDPOINT, SAMPLING_EVENTS, loadTelemetryConfig } from './config';
-export type { SamplingConfig, TelemetryConfig } from './config';
+export type { SamplingConfig, TelemetryConfig, TracesExporter } from './config';
 export { createLogger, REDACTED_PATHS, serializeError } from './logger';
 export type { Logger, LoggerSettings } from './logger';
 export { incrementCounter, recordHistogram, setGauge } from './metrics';
@@ -12,6 +12,8 @@ export {
   parseTraceparent,
 } from './propagation';
 export type { HeaderMap, ParsedTraceparent, TraceCarrier } from './propagation';
+export { SpanClock, SpanClockProcessor, spanClockNow } from './span-clock';
+export type { ClockSources, SpanClockOptions } from './span-clock';
 export { ChatSampler, SamplingAttributes } from './sampler';
 export type { Whitelist } from './sampler';
 export { setSamplingWhitelist, shutdownTelemetry, startTelemetry } from './sdk';

@@ -21,12 +21,17 @@ import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TelemetryConfig } from './config';
+import { LogSpanExporter } from './console-exporter';
+import { isIgnoredIncomingRequest } from './ignored-requests';
+import { createLogger } from './logger';
 import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
+import { SpanClockProcessor } from './span-clock';
 import { countingBatchSpanProcessor, exportConcurrency, initSpanCounters } from './span-processor';
 
 /** The batched gRPC methods (batch.proto); the grpc instrumentation leaves them alone. */
@@ -86,7 +91,7 @@ function libraryInstrumentations(): Instrumentation[] {
     // and is traced on its own (see docs/tracing.md).
     new GrpcInstrumentation({ ignoreGrpcMethods: BATCH_METHODS }),
     new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
+      ignoreIncomingRequestHook: (req) => isIgnoredIncomingRequest(req.method, req.url),
     }),
     // pool checkouts make no span of their own: the query span shows what the query took
     new PgInstrumentation({
@@ -119,8 +124,28 @@ export function telemetryResource(config: TelemetryConfig): Resource {
 }
 
 /**
- * Starts OpenTelemetry for this process: OTLP/HTTP traces (protobuf unless configured otherwise)
- * through a counting batch processor, OTLP metrics, the head sampler, W3C propagation, and the
+ * The span processors, in order: the span clock first (it sets start times, which the others
+ * read at the end), then one per OTEL_TRACES_EXPORTER entry: OTLP through the counting batch
+ * processor, the service's log one span at a time as it ends.
+ */
+export function spanProcessors(config: TelemetryConfig): SpanProcessor[] {
+  const processors: SpanProcessor[] = [new SpanClockProcessor()];
+  for (const exporter of config.tracesExporters) {
+    if (exporter === 'otlp')
+      processors.push(countingBatchSpanProcessor(traceExporter(config), config.spanExport));
+    else
+      processors.push(
+        new SimpleSpanProcessor(
+          new LogSpanExporter(createLogger({ name: config.serviceName, level: config.logLevel })),
+        ),
+      );
+  }
+  return processors;
+}
+
+/**
+ * Starts OpenTelemetry for this process: spans timed by the span clock, OTLP/HTTP traces
+ * (protobuf unless configured otherwise) through a counting batch processor and/or the log, OTLP metrics, the head sampler, W3C propagation, and the
  * instrumentations of gRPC, HTTP, fastify, pg and ioredis. Idempotent; a no-op when disabled.
  */
 export function startTelemetry(config: TelemetryConfig): void {
@@ -136,7 +161,7 @@ export function startTelemetry(config: TelemetryConfig): void {
     resource: telemetryResource(config),
     resourceDetectors: [envDetector],
     sampler,
-    spanProcessors: [countingBatchSpanProcessor(traceExporter(config), config.spanExport)],
+    spanProcessors: spanProcessors(config),
     metricReaders:
       config.metricsExporter === 'none'
         ? []

@@ -7,6 +7,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import { SpanClockProcessor } from './span-clock';
 
 export interface TestTracing {
   exporter: InMemorySpanExporter;
@@ -19,7 +20,8 @@ export function startTestTracing(sampler?: Sampler): TestTracing {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
     sampler,
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    // spans are timed as in a service: by the span clock
+    spanProcessors: [new SpanClockProcessor(), new SimpleSpanProcessor(exporter)],
   });
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);

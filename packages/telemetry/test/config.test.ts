@@ -111,4 +111,26 @@ describe('loadTelemetryConfig', () => {
       /OTEL_BSP_SCHEDULE_DELAY: expected an integer/,
     );
   });
+
+  it('sends spans over OTLP unless OTEL_TRACES_EXPORTER lists console, both, or none', () => {
+    expect(loadTelemetryConfig({}).tracesExporters).toEqual(['otlp']);
+    expect(loadTelemetryConfig({ OTEL_TRACES_EXPORTER: '' }).tracesExporters).toEqual(['otlp']);
+    expect(loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'console' }).tracesExporters).toEqual([
+      'console',
+    ]);
+    expect(
+      loadTelemetryConfig({ OTEL_TRACES_EXPORTER: ' otlp , Console,otlp' }).tracesExporters,
+    ).toEqual(['otlp', 'console']);
+    expect(loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'none' }).tracesExporters).toEqual([]);
+  });
+
+  it('stops on an unknown OTEL_TRACES_EXPORTER, naming the variable and the value', () => {
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(ConfigError);
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'otlp,zipkin' })).toThrow(
+      /OTEL_TRACES_EXPORTER: unknown exporter "zipkin"; expected a comma list of otlp, console, none/,
+    );
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'none,console' })).toThrow(
+      /OTEL_TRACES_EXPORTER: none cannot be combined with others/,
+    );
+  });
 });

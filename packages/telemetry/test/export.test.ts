@@ -4,7 +4,8 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { loadTelemetryConfig, shutdownTelemetry, startTelemetry, withSpan } from '../src';
-import { traceExporter } from '../src/sdk';
+import { spanProcessors, traceExporter } from '../src/sdk';
+import { SpanClockProcessor } from '../src/span-clock';
 import { countingBatchSpanProcessor, exportConcurrency } from '../src/span-processor';
 import { startReceiver } from './otlp-receiver';
 import type { OtlpReceiver } from './otlp-receiver';
@@ -153,5 +154,33 @@ describe('startTelemetry', () => {
     expect(after.names).toMatchObject({ outer: 1, inner: 1 });
     expect(after.protobufRequests).toBeGreaterThan(before.protobufRequests);
     expect(after.jsonRequests).toBe(before.jsonRequests);
+  });
+
+  it('times every span by the span clock and exports nothing with OTEL_TRACES_EXPORTER=none', async () => {
+    const before = await receiver.counts();
+    startTelemetry(
+      loadTelemetryConfig(env({ OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_TRACES_EXPORTER: 'none' })),
+    );
+    const starts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const span = await withSpan('timed', {}, (s) => s as unknown as ReadableSpan);
+      starts.push(span.startTime[1]);
+    }
+    await shutdownTelemetry();
+    // nanoseconds on a whole millisecond would be a multiple of 1e6
+    expect(starts.filter((ns) => ns % 1_000_000 === 0).length).toBeLessThanOrEqual(1);
+    const after = await receiver.counts();
+    expect(after.names.timed ?? 0).toBe(before.names.timed ?? 0);
+  });
+
+  it('puts the span clock first, then one processor per OTEL_TRACES_EXPORTER entry', () => {
+    const processors = spanProcessors(
+      loadTelemetryConfig(env({ OTEL_TRACES_EXPORTER: 'otlp,console' })),
+    );
+    expect(processors).toHaveLength(3);
+    expect(processors[0]).toBeInstanceOf(SpanClockProcessor);
+    expect(spanProcessors(loadTelemetryConfig(env({ OTEL_TRACES_EXPORTER: 'none' })))).toHaveLength(
+      1,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { context, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
-import { getTracer, recordError } from '@tracechat/telemetry';
+import { getTracer, recordError, spanClockNow } from '@tracechat/telemetry';
 import { Attr, SpanName } from '@tracechat/contracts';
 
 export const SPAN_SEGMENT_APPEND = SpanName.JOURNAL_SEGMENT_APPEND;
@@ -19,9 +19,12 @@ export const ATTR_READ_FROM = Attr.JOURNAL_READ_FROM_OFFSET;
 export const ATTR_READ_COUNT = Attr.JOURNAL_READ_RECORD_COUNT;
 export const ATTR_READ_BYTES = Attr.JOURNAL_READ_BYTES;
 
-/** Wall-clock milliseconds with sub-millisecond precision, as span times. */
+/**
+ * Epoch milliseconds with sub-millisecond precision on the span clock, the clock every other
+ * span of the process starts by: a stage timed with it never starts before its parent.
+ */
 export function now(): number {
-  return performance.timeOrigin + performance.now();
+  return spanClockNow();
 }
 
 /**
