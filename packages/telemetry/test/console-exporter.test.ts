@@ -1,33 +1,14 @@
-import { Writable } from 'node:stream';
 import { context, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createLogger } from '../src';
 import { isoMicros, LogSpanExporter } from '../src/console-exporter';
 import { SpanClockProcessor } from '../src/span-clock';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
+import { captureLog } from './log-capture';
 
 describe('LogSpanExporter — spans in the service log', () => {
   it('writes one JSON line per finished span with ids, parent, service, µs times and attributes', async () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'gateway', destination: out.stream });
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'gateway' }),
@@ -70,7 +51,7 @@ describe('LogSpanExporter — spans in the service log', () => {
   });
 
   it('never writes message text or tokens, even if an attribute held them', async () => {
-    const out = capture();
+    const out = captureLog();
     const exporter = new LogSpanExporter(createLogger({ name: 'logic', destination: out.stream }));
     const provider = new BasicTracerProvider({
       spanProcessors: [new SimpleSpanProcessor(exporter)],

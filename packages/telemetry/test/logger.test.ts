@@ -1,26 +1,7 @@
-import { Writable } from 'node:stream';
 import { createLogger, withSpan } from '../src';
 import { startTestTracing } from '../src/testing';
 import type { TestTracing } from '../src/testing';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
+import { captureLog } from './log-capture';
 
 describe('createLogger', () => {
   let tracing: TestTracing;
@@ -30,7 +11,7 @@ describe('createLogger', () => {
   afterAll(() => tracing.shutdown());
 
   it('puts trace_id and span_id on every line written inside a span', async () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     const ids = await withSpan('work', {}, (span) => {
       log.info('inside');
@@ -43,7 +24,7 @@ describe('createLogger', () => {
   });
 
   it('never writes message text, tokens or secrets', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     log.info(
       { frame: { text: 'hello secret words', token: 'eyJabc' }, authorization: 'Bearer x' },
@@ -57,7 +38,7 @@ describe('createLogger', () => {
   });
 
   it('logs errors under err with their stack', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     log.error({ err: new Error('boom') }, 'failed');
     const [line] = out.lines();
@@ -68,7 +49,7 @@ describe('createLogger', () => {
 
 describe('createLogger and secrets in errors', () => {
   it('hides the password of a URL in an error message, its stack and the log message', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     const err = new Error('getaddrinfo ENOTFOUND for postgres://bob:pw-in-url@db.internal/chat');
     log.error({ err }, 'cannot reach redis://:pw-in-msg@cache:6379');
@@ -80,7 +61,7 @@ describe('createLogger and secrets in errors', () => {
   });
 
   it('drops the arguments of a failed Redis command (ioredis puts AUTH user and password there)', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     const err = Object.assign(new Error('WRONGPASS invalid username-password pair'), {
       command: { name: 'auth', args: ['bob', 'redis-password-1'] },
@@ -92,7 +73,7 @@ describe('createLogger and secrets in errors', () => {
   });
 
   it('drops password and connectionString fields of an error, and of its cause', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     const cause = Object.assign(new Error('inner'), { connectionString: 'postgres://a:cs-pw@h/d' });
     const err = Object.assign(new Error('outer', { cause }), { password: 'field-pw' });
@@ -105,7 +86,7 @@ describe('createLogger and secrets in errors', () => {
 
 describe('createLogger and URLs in fields', () => {
   it('hides the credentials of a URL logged as any field', () => {
-    const out = capture();
+    const out = captureLog();
     const log = createLogger({ name: 'test', destination: out.stream });
     log.info({ target: { url: 'nats://alice:field-url-pw@nats:4222' } }, 'connecting');
     const [line] = out.lines();
