@@ -7,17 +7,17 @@ const MARK_TEXT: Record<Mark, { symbol: string; title: string }> = {
   pending: {
     symbol: '○',
     title:
-      'pending: not acknowledged yet; it is retried with the same id until the gateway confirms it',
+      'pending: not acknowledged yet; it is sent again with the same id until the gateway confirms it',
   },
   sent: {
     symbol: '✓',
-    title: 'sent: the gateway acknowledged it, so it is stored durably and will reach every member',
+    title:
+      'sent: the gateway acknowledged it, so it is stored durably and is pushed to every online member',
   },
   delivered: {
     symbol: '✓✓',
     title:
-      'delivered: it came back to this page as a push, so the delivery path to online members ran; ' +
-      'the recipient’s own "received" is in the message’s journey',
+      'delivered: another member’s page showed it and answered "received" (seen in the message’s trace)',
   },
 };
 

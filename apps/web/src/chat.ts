@@ -1,4 +1,5 @@
 import type { Span } from '@opentelemetry/api';
+import { messageTrace } from './api';
 import type { WebConfig } from './api';
 import { Connection } from './connection';
 import type { ConnectionState } from './connection';
@@ -10,7 +11,10 @@ import { SessionLog } from './session-log';
 import type { HistoryRequest } from './session-log';
 import { BrowserTracing, WebAttributes, formatTraceparent } from './tracing';
 
-/** What a message of this user shows: queued, durable (acked), or seen coming back as a push. */
+/**
+ * What a message of this user shows: queued, durable (acked), or delivered: another member's page
+ * painted it and answered `received`, as its trace records.
+ */
 export type Mark = 'pending' | 'sent' | 'delivered';
 
 export interface SessionState {
@@ -26,6 +30,28 @@ export interface Notice {
 }
 
 const RETRY_RATE_LIMITED_MS = 2000;
+/** When to look for a recipient's `received` in a sent message's trace (ms after the ack). */
+const DELIVERY_CHECKS_MS = [800, 1500, 3000, 6000, 12_000];
+
+interface TraceSpan {
+  readonly operationName: string;
+  readonly tags?: readonly { readonly key: string; readonly value: unknown }[];
+}
+
+/** Whether a trace holds another user's `received`: a delivery ack or a render on their page. */
+export function deliveredToOther(trace: unknown, me: string): boolean {
+  const spans = (trace as { spans?: readonly TraceSpan[] } | undefined)?.spans ?? [];
+  return spans.some((span) => {
+    if (
+      span.operationName !== 'gateway.ws.delivery_ack' &&
+      span.operationName !== 'web.chat.render'
+    ) {
+      return false;
+    }
+    const user = span.tags?.find((t) => t.key === 'chat.user.id' || t.key === 'enduser.id')?.value;
+    return typeof user === 'string' && user !== me;
+  });
+}
 
 /**
  * The page's chat: one connection, the sessions this user has joined, their logs, the outbox of
@@ -39,6 +65,7 @@ export class Chat {
   private readonly outbox: Outbox;
   private readonly tracing: BrowserTracing;
   private readonly delivered = new Set<string>();
+  private stopped = false;
   private readonly sendSpans = new Map<string, Span>();
   private readonly inFlight = new Set<string>();
   private readonly listeners = new Set<() => void>();
@@ -72,6 +99,7 @@ export class Chat {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.connection.stop();
     await this.tracing.shutdown().catch(() => undefined);
   }
@@ -225,6 +253,7 @@ export class Chat {
         ]);
         void this.fillGap(entry.session);
       }
+      if (!ack.duplicate) void this.watchDelivery(ack.message_id);
       this.changed();
     } catch (err) {
       if (err instanceof Disconnected) return; // retried with the same client_msg_id on reconnect
@@ -241,6 +270,27 @@ export class Chat {
     }
   }
 
+  /**
+   * Looks a few times into the sent message's trace for another member's `received`. The page
+   * never gets a push of its own message, so the trace is where a delivery becomes visible; a
+   * trace that sampling dropped leaves the mark at "sent".
+   */
+  private async watchDelivery(messageId: string): Promise<void> {
+    let waited = 0;
+    for (const at of DELIVERY_CHECKS_MS) {
+      await new Promise((r) => setTimeout(r, at - waited));
+      waited = at;
+      if (this.stopped) return;
+      const answer = await messageTrace(this.token, messageId).catch(() => null);
+      if (answer?.status === 'not_sampled') return;
+      if (answer?.status === 'found' && deliveredToOther(answer.trace, this.user)) {
+        this.delivered.add(messageId);
+        this.changed();
+        return;
+      }
+    }
+  }
+
   /** After every (re)connect: learn each open session's latest seq, fill gaps, resend the outbox. */
   private async resync(): Promise<void> {
     const active = this.active;
@@ -251,7 +301,6 @@ export class Chat {
   }
 
   private onPush(frame: PushFrame): void {
-    if (frame.from === this.user) this.delivered.add(frame.message_id);
     const state = this.addSession(frame.session);
     const log = state.log;
     if (log?.has(frame.message_id)) {

@@ -7,6 +7,9 @@ import type { ChatMessage } from './protocol';
 
 const POLL_MS = 1000;
 const GIVE_UP_MS = 35_000;
+/** Spans of a message younger than this may still be on their way: the journey refreshes. */
+const SETTLE_MS = 20_000;
+const REFRESH_MS = 2000;
 
 type Load =
   | { readonly kind: 'loading' }
@@ -15,19 +18,25 @@ type Load =
   | { readonly kind: 'found'; readonly answer: TraceAnswer; readonly journey: Journey }
   | { readonly kind: 'error'; readonly text: string };
 
-/** Asks the gateway for the message's trace, polling while its spans are still being collected. */
-function useTrace(token: string, messageId: string): Load {
+/**
+ * Asks the gateway for the message's trace, polling while its spans are still being collected;
+ * a young trace is fetched again for a while, as services and browsers export in batches.
+ */
+function useTrace(token: string, message: ChatMessage): Load {
   const [load, setLoad] = useState<Load>({ kind: 'loading' });
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const started = Date.now();
+    const sentAt = Date.parse(message.sent_at) || started;
+    const again = (ms: number) => (timer = setTimeout(() => void poll(), ms));
     const poll = async () => {
       try {
-        const answer = await messageTrace(token, messageId);
+        const answer = await messageTrace(token, message.message_id);
         if (stopped) return;
         if (answer.status === 'found' && answer.trace) {
           setLoad({ kind: 'found', answer, journey: buildJourney(answer.trace as JaegerTrace) });
+          if (Date.now() - sentAt < SETTLE_MS) again(REFRESH_MS);
         } else if (answer.status === 'not_sampled') {
           setLoad({ kind: 'not_sampled', answer });
         } else if (Date.now() - started > GIVE_UP_MS) {
@@ -37,7 +46,7 @@ function useTrace(token: string, messageId: string): Load {
           });
         } else {
           setLoad({ kind: 'pending', since: started });
-          timer = setTimeout(() => void poll(), POLL_MS);
+          again(POLL_MS);
         }
       } catch (err) {
         if (!stopped) setLoad({ kind: 'error', text: (err as Error).message });
@@ -48,7 +57,7 @@ function useTrace(token: string, messageId: string): Load {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [token, messageId]);
+  }, [token, message.message_id, message.sent_at]);
   return load;
 }
 
@@ -63,7 +72,7 @@ export function JourneyPanel({
   onResend(text: string): void;
   onClose(): void;
 }) {
-  const load = useTrace(token, message.message_id);
+  const load = useTrace(token, message);
   const [resent, setResent] = useState(false);
   return (
     <aside class="journey" aria-label="Journey">
