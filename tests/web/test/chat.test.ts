@@ -110,11 +110,13 @@ describe('web chat in Chromium', () => {
     await message(b, 'hello bob').waitFor();
     await waitFor(async () => (await markOf(a, 'hello bob')) === 'delivered', {
       what: 'alice’s delivered mark',
+      timeoutMs: 15_000,
     });
     await send(b, 'hi alice', 'click');
     await message(a, 'hi alice').waitFor();
     await waitFor(async () => (await markOf(b, 'hi alice')) === 'delivered', {
       what: 'bob’s delivered mark',
+      timeoutMs: 15_000,
     });
     expect(await markOf(b, 'hello bob')).toBeNull(); // someone else's message carries no mark
     expect(await message(a, 'hello bob').locator('[data-mark]').getAttribute('title')).toMatch(
