@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { WebConfig } from './api';
 import { clearAuth, loadAuth } from './auth';
 import type { Auth } from './auth';
@@ -24,16 +24,20 @@ export function App({ config }: { config: WebConfig }) {
   );
 }
 
-function useChat(chat: Chat): void {
+function useChat(chat: Chat, onExpired: () => void): void {
   const [, setVersion] = useState(0);
+  const expired = useRef(onExpired);
+  expired.current = onExpired;
   useEffect(() => {
     const off = chat.subscribe(() => setVersion((v) => v + 1));
     chat.start();
     const online = () => chat.connection.reconnectNow();
     window.addEventListener('online', online);
     // the countdown of a waiting reconnect
+    // and the token's expiry: the gateway refuses an expired one, so sign in again
     const tick = setInterval(() => {
-      if (chat.state.kind === 'waiting') setVersion((v) => v + 1);
+      if (!loadAuth()) expired.current();
+      else if (chat.state.kind === 'waiting') setVersion((v) => v + 1);
     }, 1000);
     return () => {
       off();
@@ -54,7 +58,7 @@ function ChatApp({
   onSignOut(): void;
 }) {
   const chat = useMemo(() => new Chat(auth.user, auth.token, config), [auth, config]);
-  useChat(chat);
+  useChat(chat, onSignOut);
   const [selected, setSelected] = useState<ChatMessage | null>(null);
   const state = chat.state;
   return (
