@@ -1,5 +1,5 @@
 export { Attr, MetricName, SamplingEvent, SpanName } from './catalog';
-export { CloseCode, ErrorCode, FrameError } from './errors';
+export { CloseCode, ErrorCode, FrameError, HttpErrorCode } from './errors';
 export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
 export type { MessageEvent } from './events';
 export {
