@@ -34,9 +34,9 @@ describe('loadConfig — the token secret', () => {
       /public development secret/,
     );
     for (const environment of ['development', 'test', 'bench']) {
-      expect(loadConfig({ ENVIRONMENT: environment, AUTH_SECRET: DEV_AUTH_SECRET }).authSecret).toBe(
-        DEV_AUTH_SECRET,
-      );
+      expect(
+        loadConfig({ ENVIRONMENT: environment, AUTH_SECRET: DEV_AUTH_SECRET }).authSecret,
+      ).toBe(DEV_AUTH_SECRET);
     }
   });
 });

@@ -415,6 +415,8 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
         ADMIN_PORT: String(admin),
+        // the trace endpoint reads this stack's Jaeger; JAEGER_UI_URL stays unset (no real UI)
+        JAEGER_QUERY_URL: `http://127.0.0.1:${ports.jaegerQuery}`,
         ...options.serviceEnv?.[name],
       },
       logFile: join(logDir, `${name}.log`),

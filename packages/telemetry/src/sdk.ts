@@ -80,14 +80,23 @@ const noopMeterProvider: MeterProvider = { getMeter: () => createNoopMeter() };
  * attribute hashing on every query and request, so they get a meter that records nothing.
  * `fs`, `dns` and `net` are absent on purpose: noise, and stray one-span traces.
  */
+/**
+ * Incoming HTTP requests that make no span: only `/api/` and `/admin` calls are traced. Health,
+ * readiness and metrics probes, the web app's static files and browser spans on their way to the
+ * collector (`/api/otlp/`: a trace for every export of traces would be noise) start none.
+ */
+export function untracedRequest(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?')[0]!;
+  if (path.startsWith('/api/otlp/')) return true;
+  return !path.startsWith('/api/') && !path.startsWith('/admin');
+}
+
 function libraryInstrumentations(): Instrumentation[] {
   return [
     // A batch RPC belongs to no single message: each of its calls carries its own trace context
     // and is traced on its own (see docs/tracing.md).
     new GrpcInstrumentation({ ignoreGrpcMethods: BATCH_METHODS }),
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
-    }),
+    new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => untracedRequest(req.url) }),
     // pool checkouts make no span of their own: the query span shows what the query took
     new PgInstrumentation({
       requireParentSpan: true,
@@ -95,7 +104,10 @@ function libraryInstrumentations(): Instrumentation[] {
       ignoreConnectSpans: true,
     }),
     new IORedisInstrumentation({ requireParentSpan: true }),
-    new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      ignorePaths: ({ url }: { url: string }) => untracedRequest(url),
+    }),
   ];
 }
 
