@@ -33,14 +33,29 @@ const RETRY_RATE_LIMITED_MS = 2000;
 /** When to look for a recipient's `received` in a sent message's trace (ms after the ack). */
 const DELIVERY_CHECKS_MS = [800, 1500, 3000, 6000, 12_000];
 
-interface TraceSpan {
-  readonly operationName: string;
-  readonly tags?: readonly { readonly key: string; readonly value: unknown }[];
+interface Tag {
+  readonly key: string;
+  readonly value: unknown;
 }
 
-/** Whether a trace holds another user's `received`: a delivery ack or a render on their page. */
+interface TraceShape {
+  readonly spans?: readonly {
+    readonly operationName: string;
+    readonly processID?: string;
+    readonly tags?: readonly Tag[];
+  }[];
+  readonly processes?: Record<string, { readonly tags?: readonly Tag[] }>;
+}
+
+const userOf = (tags: readonly Tag[] | undefined): unknown =>
+  tags?.find((t) => t.key === 'chat.user.id' || t.key === 'enduser.id')?.value;
+
+/**
+ * Whether a Jaeger trace holds another user's `received`: a delivery ack (`chat.user.id`) or a
+ * render on their page (`enduser.id`, on the web process).
+ */
 export function deliveredToOther(trace: unknown, me: string): boolean {
-  const spans = (trace as { spans?: readonly TraceSpan[] } | undefined)?.spans ?? [];
+  const { spans = [], processes = {} } = (trace ?? {}) as TraceShape;
   return spans.some((span) => {
     if (
       span.operationName !== 'gateway.ws.delivery_ack' &&
@@ -48,7 +63,7 @@ export function deliveredToOther(trace: unknown, me: string): boolean {
     ) {
       return false;
     }
-    const user = span.tags?.find((t) => t.key === 'chat.user.id' || t.key === 'enduser.id')?.value;
+    const user = userOf(span.tags) ?? userOf(processes[span.processID ?? '']?.tags);
     return typeof user === 'string' && user !== me;
   });
 }

@@ -27,4 +27,13 @@ describe('deliveredToOther', () => {
     ).toBe(false);
     expect(deliveredToOther(undefined, 'alice')).toBe(false);
   });
+
+  it('reads the recipient of a render from its process (the gateway sets enduser.id there)', () => {
+    const trace = {
+      spans: [{ operationName: 'web.chat.render', processID: 'p2', tags: [] }],
+      processes: { p2: { serviceName: 'web', tags: [{ key: 'enduser.id', value: 'bob' }] } },
+    };
+    expect(deliveredToOther(trace, 'alice')).toBe(true);
+    expect(deliveredToOther(trace, 'bob')).toBe(false);
+  });
 });

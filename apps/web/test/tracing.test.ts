@@ -1,4 +1,5 @@
-import { formatTraceparent, parseTraceparent } from '../src/tracing';
+import { SpanName } from '@tracechat/contracts';
+import { WebSpans, formatTraceparent, parseTraceparent } from '../src/tracing';
 
 describe('traceparent', () => {
   it('round-trips a sampled context', () => {
@@ -13,5 +14,12 @@ describe('traceparent', () => {
     expect(parseTraceparent('00-xyz')).toBeNull();
     expect(parseTraceparent(`00-${'0'.repeat(32)}-b7ad6b7169203331-01`)).toBeNull();
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01')).toBeNull();
+  });
+});
+
+describe('span names', () => {
+  it('are the catalog’s', () => {
+    expect(WebSpans.send).toBe(SpanName.WEB_CHAT_SEND);
+    expect(WebSpans.render).toBe(SpanName.WEB_CHAT_RENDER);
   });
 });

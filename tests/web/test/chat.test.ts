@@ -22,13 +22,11 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
-/** The page's origin on gateway 1 or 2 (the gateways serve the app beside `/ws`). */
-const origin = (gateway: 1 | 2) => new URL(stack.gatewayUrls[gateway - 1]).host;
 
 beforeAll(async () => {
   // development: sign-in by user name, as a person trying tracechat locally would
   [stack, browser] = await Promise.all([
-    setup({ environment: 'development' }),
+    setup({ gatewayEnv: { ENVIRONMENT: 'development' } }),
     chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: CHROMIUM_ARGS,
@@ -48,7 +46,7 @@ async function openAs(user: string, gateway: 1 | 2): Promise<Page> {
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${user}: ${err.message}`));
-  await page.goto(`http://${origin(gateway)}/`);
+  await page.goto(`${stack.httpUrl(gateway)}/`);
   await page.getByLabel('User name').fill(user);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await connected(page);
