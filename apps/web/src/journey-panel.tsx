@@ -148,6 +148,7 @@ function JourneyView({ journey, jaegerUrl }: { journey: Journey; jaegerUrl: stri
         {journey.hops.map((hop) => (
           <li
             key={hop.key + hop.spanId}
+            data-hop={hop.key}
             title={`${hop.service}: starts at +${formatDuration(hop.offsetUs)}`}
           >
             <span class="hop-dot" style={{ background: serviceColor(hop.service) }} />

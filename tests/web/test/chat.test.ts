@@ -22,7 +22,6 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
-
 beforeAll(async () => {
   // development: sign-in by user name, as a person trying tracechat locally would
   [stack, browser] = await Promise.all([
@@ -41,8 +40,8 @@ afterAll(async () => {
   await stack?.cleanup();
 }, 60_000);
 
-async function openAs(user: string, gateway: 1 | 2): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1500, height: 900 } });
+async function openAs(user: string, gateway: 1 | 2, height = 900): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1500, height } });
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${user}: ${err.message}`));
@@ -72,8 +71,10 @@ function message(page: Page, text: string) {
   return page.locator('[role="log"] li.message', { hasText: text });
 }
 
+/** The mark on a message's first appearance; null when it has none (another user's message). */
 async function markOf(page: Page, text: string): Promise<string | null> {
-  return message(page, text).locator('[data-mark]').getAttribute('data-mark', { timeout: 1000 });
+  const mark = message(page, text).first().locator('[data-mark]');
+  return (await mark.count()) === 0 ? null : mark.getAttribute('data-mark', { timeout: 1000 });
 }
 
 async function send(page: Page, text: string, how: 'enter' | 'click' = 'enter'): Promise<void> {
@@ -87,7 +88,8 @@ describe('web chat in Chromium', () => {
     const alice = stack.user('alice');
     const bob = stack.user('bob');
     const room = stack.session('room');
-    const [a, b] = await Promise.all([openAs(alice, 1), openAs(bob, 2)]);
+    // alice's window is tall enough for the whole waterfall in the screenshot
+    const [a, b] = await Promise.all([openAs(alice, 1, 1400), openAs(bob, 2)]);
 
     // alice creates a private session and invites bob
     await a.getByLabel('Session name').fill(room);
@@ -184,12 +186,12 @@ describe('web chat in Chromium', () => {
       },
       { what: 'a journey with both browsers’ spans', timeoutMs: 20_000 },
     );
+    await a.screenshot({ path: join(ARTIFACTS, 'journey.png') });
     expect(seen.names).toContain('gateway.ws.delivery_ack');
     const hops = journey.getByRole('list', { name: 'Hops' });
     expect(await hops.locator('[data-hop="sender"]').textContent()).toContain("sender's browser");
     await hops.locator('[data-hop="recipient"]').first().waitFor();
     expect(await journey.locator('tr.critical').count()).toBeGreaterThan(2);
-    await a.screenshot({ path: join(ARTIFACTS, 'journey.png') });
     expect(pageErrors).toEqual([]);
   });
 });
