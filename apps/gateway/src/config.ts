@@ -97,14 +97,16 @@ function originProblem(entry: string): string | undefined {
 
 const HTTP = ['http:', 'https:'] as const;
 
-function stripSlash(url: string): string {
-  return url.replace(/\/+$/, '');
+function isHttpUrl(text: string): boolean {
+  try {
+    return (HTTP as readonly string[]).includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }
 
-/** An optional http(s) URL: unset (or empty) is undefined. */
-function optionalUrl(r: EnvReader, name: string): string | undefined {
-  if (r.optionalString(name) === undefined) return undefined;
-  return stripSlash(r.url(name, '', HTTP));
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, '');
 }
 
 export function loadConfig(env: Env): Readonly<GatewayConfig> {
@@ -135,6 +137,11 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const adminToken = r.optionalString('ADMIN_TOKEN');
   if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
+  // handed to browsers for their links, never dialed by the gateway: checked as a URL here
+  const jaegerUi = r.optionalString('JAEGER_UI_URL');
+  if (jaegerUi !== undefined && !isHttpUrl(jaegerUi)) {
+    r.problem('JAEGER_UI_URL: expected an http or https URL, as a browser reaches the Jaeger UI');
+  }
   return r.done({
     gatewayId: r.string('GATEWAY_ID', 'gateway-1'),
     host: r.string('GATEWAY_HOST', '127.0.0.1'),
@@ -186,7 +193,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     environment,
     webRoot: resolve(r.string('WEB_ROOT', WORKSPACE_WEB_ROOT)),
     jaegerQueryUrl: stripSlash(r.url('JAEGER_QUERY_URL', 'http://127.0.0.1:16686', HTTP)),
-    jaegerUiUrl: optionalUrl(r, 'JAEGER_UI_URL'),
+    jaegerUiUrl: jaegerUi && stripSlash(jaegerUi),
     webOtlpMaxBytes: r.bytes('WEB_OTLP_MAX_BYTES', 262_144, { min: 1024 }),
     otlpTracesUrl: `${stripSlash(r.url('OTEL_EXPORTER_OTLP_ENDPOINT', DEFAULT_OTLP_ENDPOINT, HTTP))}/v1/traces`,
     tracePendingSeconds: r.int('TRACE_PENDING_SECONDS', 30, { min: 1, max: 3600 }),
