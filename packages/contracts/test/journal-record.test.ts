@@ -16,10 +16,7 @@ const record: MessageRecord = {
 
 describe('the journal message record', () => {
   it('decodes what it encodes, optional fields included or not', () => {
-    expect(decodeRecordData(encodeMessageRecord(record))).toEqual({
-      kind: 'message',
-      message: record,
-    });
+    expect(decodeRecordData(encodeMessageRecord(record))).toEqual({ kind: 'message', message: record });
     const bare: MessageRecord = { ...record, clientMsgId: undefined, traceparent: undefined };
     expect(decodeRecordData(encodeMessageRecord(bare))).toEqual({
       kind: 'message',
@@ -29,10 +26,7 @@ describe('the journal message record', () => {
 
   it('recognises a message written before the journal assigned seqs, and anything else as other', () => {
     const legacy = { messageId: 'm', senderId: 'a', clientMsgId: 'k', text: 't', sentAtMs: 1 };
-    expect(decodeRecordData(Buffer.from(JSON.stringify(legacy)))).toEqual({
-      kind: 'legacy',
-      ...legacy,
-    });
+    expect(decodeRecordData(Buffer.from(JSON.stringify(legacy)))).toEqual({ kind: 'legacy', ...legacy });
     expect(decodeRecordData(Buffer.from('not json'))).toEqual({ kind: 'other' });
     expect(decodeRecordData(Buffer.from('{"v":2}'))).toEqual({ kind: 'other' });
   });
