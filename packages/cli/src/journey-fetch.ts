@@ -84,9 +84,13 @@ export async function fetchSettledTrace(
     try {
       trace = await fetchTrace(jaegerUrl, traceId);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (cause?.code === 'ECONNREFUSED')
-        throw new Error(`cannot reach Jaeger at ${jaegerUrl}: is the stack running? (pnpm start)`);
+      // fetch itself failing (not an HTTP answer) means nothing answered at that address
+      if (err instanceof TypeError) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new Error(
+          `cannot reach Jaeger at ${jaegerUrl} (${cause?.code ?? cause?.message ?? err.message}): is the stack running? (pnpm start)`,
+        );
+      }
       throw err;
     }
     if (trace) {

@@ -306,8 +306,11 @@ Example: pnpm chat --user alice --session design-review`,
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  // the package scripts run `tracechat.js -- <command> …`: Node 20 reads an `--env-file` anywhere
+  // on its command line, even after the script, and stops at `--`
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
