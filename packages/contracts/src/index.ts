@@ -59,6 +59,7 @@ export {
   decodeHs256Jwt,
   signHs256Jwt,
   signToken,
+  userTokenSecret,
   verifyToken,
 } from './tokens';
 export type { Identity, TokenRules } from './tokens';
