@@ -17,6 +17,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** Where "Open in Jaeger" points; nothing needs to answer there. */
+const JAEGER_UI = 'http://jaeger-ui.invalid:16686';
+
 let stack: TestStack;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
@@ -25,7 +28,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   // development: sign-in by user name, as a person trying tracechat locally would
   [stack, browser] = await Promise.all([
-    setup({ gatewayEnv: { ENVIRONMENT: 'development' } }),
+    setup({ gatewayEnv: { ENVIRONMENT: 'development', JAEGER_UI_URL: JAEGER_UI } }),
     chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: CHROMIUM_ARGS,
@@ -135,6 +138,9 @@ describe('web chat in Chromium', () => {
     // bob's gateway goes away: his socket really drops; alice sends three messages meanwhile
     await stack.stopService('gateway-2');
     await b.locator('[aria-label="Connection"]:not([data-state="open"])').waitFor();
+    // bob writes meanwhile: the send waits, marked pending, and goes out after the reconnect
+    await send(b, 'written while offline');
+    expect(await markOf(b, 'written while offline')).toBe('pending');
     for (const text of [
       'while you were away 1',
       'while you were away 2',
@@ -145,23 +151,27 @@ describe('web chat in Chromium', () => {
     }
     await stack.startService('gateway-2');
     await connected(b);
-    await waitFor(async () => (await shown(b)).length >= 5, {
+    await waitFor(async () => (await shown(b)).length >= 6, {
       what: 'bob catching up',
       timeoutMs: 15_000,
     });
     const after = await shown(b);
-    expect(after.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(after.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(after.map((m) => m.text)).toEqual([
       'hello bob',
       'hi alice',
       'while you were away 1',
       'while you were away 2',
       'while you were away 3',
+      'written while offline',
     ]);
-    // live pushes flow again after the catch-up
+    expect(await markOf(b, 'written while offline')).not.toBe('pending');
+    // live pushes flow again after the catch-up; alice got bob's offline message once
     await send(a, 'welcome back');
     await message(b, 'welcome back').waitFor();
-    expect((await shown(b)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await shown(b)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    await message(a, 'written while offline').waitFor();
+    expect((await shown(a)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     await b.screenshot({ path: join(ARTIFACTS, 'chat.png') });
 
     // alice opens the journey of the message she sent to bob
@@ -188,10 +198,42 @@ describe('web chat in Chromium', () => {
     );
     await a.screenshot({ path: join(ARTIFACTS, 'journey.png') });
     expect(seen.names).toContain('gateway.ws.delivery_ack');
+    const trace = await journey.locator('code').first().textContent();
+    expect(
+      await journey.getByRole('link', { name: 'Open in Jaeger' }).getAttribute('href'),
+    ).toContain(trace!);
     const hops = journey.getByRole('list', { name: 'Hops' });
     expect(await hops.locator('[data-hop="sender"]').textContent()).toContain("sender's browser");
     await hops.locator('[data-hop="recipient"]').first().waitFor();
     expect(await journey.locator('tr.critical').count()).toBeGreaterThan(2);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('scroll-back: the latest page first, older pages on scrolling up, contiguous to seq 1', async () => {
+    const carol = stack.user('carol');
+    const hall = stack.session('hall');
+    const writer = await stack.connect(carol);
+    await writer.request({ type: 'join', id: 'j', session: hall, public: true });
+    for (let i = 1; i <= 70; i++) {
+      const ack = await writer.request({
+        type: 'send',
+        id: `s${i}`,
+        session: hall,
+        text: `line ${i}`,
+        client_msg_id: `line-${i}`,
+      });
+      expect(ack.type).toBe('ack');
+    }
+    const dave = await openAs(stack.user('dave'), 1);
+    await dave.getByLabel('Session name').fill(hall);
+    await dave.getByRole('button', { name: 'Join' }).click();
+    await waitFor(async () => (await shown(dave)).length === 50, { what: 'the latest page' });
+    expect((await shown(dave))[0]).toMatchObject({ seq: 21, text: 'line 21' });
+    await dave.locator('[role="log"]').evaluate((log) => (log.scrollTop = 0));
+    await dave.getByText(`start of ${hall}`).waitFor();
+    const all = await shown(dave);
+    expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+    expect(all[69]).toEqual({ seq: 70, from: carol, text: 'line 70' });
     expect(pageErrors).toEqual([]);
   });
 });
