@@ -32,6 +32,8 @@ export interface Notice {
 const RETRY_RATE_LIMITED_MS = 2000;
 /** When to look for a recipient's `received` in a sent message's trace (ms after the ack). */
 const DELIVERY_CHECKS_MS = [800, 1500, 3000, 6000, 12_000];
+/** How many delivered marks a reload keeps (the latest). */
+const DELIVERED_KEPT = 500;
 
 interface Tag {
   readonly key: string;
@@ -79,7 +81,7 @@ export class Chat {
   notice: Notice | null = null;
   private readonly outbox: Outbox;
   private readonly tracing: BrowserTracing;
-  private readonly delivered = new Set<string>();
+  private readonly delivered: Set<string>;
   private stopped = false;
   private readonly sendSpans = new Map<string, Span>();
   private readonly inFlight = new Set<string>();
@@ -99,6 +101,7 @@ export class Chat {
       onPush: (frame) => this.onPush(frame),
     });
     this.outbox = new Outbox(sessionStorage, `tracechat.outbox.${user}`);
+    this.delivered = new Set(readList(sessionStorage, this.deliveredKey));
     this.tracing = new BrowserTracing(token, config.otlp_path);
     for (const name of readList(localStorage, this.sessionsKey)) this.addSession(name);
     const active = sessionStorage.getItem(this.activeKey);
@@ -300,6 +303,8 @@ export class Chat {
       if (answer?.status === 'not_sampled') return;
       if (answer?.status === 'found' && deliveredToOther(answer.trace, this.user)) {
         this.delivered.add(messageId);
+        const kept = [...this.delivered].slice(-DELIVERED_KEPT);
+        sessionStorage.setItem(this.deliveredKey, JSON.stringify(kept));
         this.changed();
         return;
       }
@@ -409,6 +414,10 @@ export class Chat {
     return `tracechat.sessions.${this.user}`;
   }
 
+  private get deliveredKey(): string {
+    return `tracechat.delivered.${this.user}`;
+  }
+
   private get activeKey(): string {
     return `tracechat.active.${this.user}`;
   }
@@ -425,7 +434,7 @@ export class Chat {
   }
 }
 
-function readList(storage: Storage, key: string): string[] {
+function readList(storage: Pick<Storage, 'getItem'>, key: string): string[] {
   try {
     const value: unknown = JSON.parse(storage.getItem(key) ?? '[]');
     return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];

@@ -134,6 +134,7 @@ describe('web chat in Chromium', () => {
       { seq: 1, from: alice, text: 'hello bob' },
       { seq: 2, from: bob, text: 'hi alice' },
     ]);
+    expect(await markOf(b, 'hi alice')).toBe('delivered');
 
     // bob's gateway goes away: his socket really drops; alice sends three messages meanwhile
     await stack.stopService('gateway-2');
