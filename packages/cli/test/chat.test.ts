@@ -121,7 +121,7 @@ it('two people chat live in a private session, read history, reconnect, and trac
   // the journey of the last message, from inside the chat
   const tracing = bob.output.length;
   bob.type('/trace');
-  await bob.see(/hops \(at, latency\):\n(.*\n)*  logic\s+logic\s+\+/, tracing);
+  await bob.see(/hops \(at, latency\):\n(.*\n)* {2}logic\s+logic\s+\+/, tracing);
   expect(bob.output.slice(tracing)).toMatch(/\* .* journal\.append_message\s+journal/);
 
   alice.type('/quit');
