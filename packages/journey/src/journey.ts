@@ -9,8 +9,6 @@ interface Node {
   readonly parent: string | null;
   readonly children: Node[];
   readonly end: number;
-  /** The latest end of this span and all its descendants. */
-  subtreeEnd: number;
 }
 
 function parentOf(span: JaegerSpan, present: ReadonlySet<string>): string | null {
@@ -42,32 +40,52 @@ function isError(attributes: Record<string, AttributeValue>): boolean {
   return flag === true || flag === 'true' || attributes['otel.status_code'] === 'ERROR';
 }
 
+/** Where a message's journey ends, in order of preference: a recipient's screen or ack, a push. */
+const ARRIVALS = [['web.chat.render', 'gateway.ws.delivery_ack'], ['gateway.ws.push']];
+
 /**
- * The critical path: from the root, step at each span into the child whose subtree ends last,
- * until a span has no children. It is the chain of causes of the trace's last event, so it goes
- * on past a parent's end where work outlives its parent (the journal's projection, NATS and the
- * pushes run after the send was acknowledged); among children ending at the same time the one
- * started later wins (it waited for the other). The root is the sender's `web.chat.send`, else
- * `gateway.ws.on_message`, else the earliest root.
+ * The critical path: the chain of spans, parent to child, from the root to the journey's last
+ * arrival: the recipient span (`web.chat.render` or `gateway.ws.delivery_ack`) that ends last,
+ * else the `gateway.ws.push` that ends last, else whichever span ends last. It is the chain of
+ * causes of the last delivery, so it goes on past a parent's end where work outlives its parent
+ * (the journal's projection, NATS and the pushes run after the send was acknowledged), and
+ * housekeeping that ends later (a checkpoint written under the message's context) does not pull
+ * it away. Ties go to the span started later (it waited for the other). The root is the sender's
+ * `web.chat.send`, else `gateway.ws.on_message`, else the earliest root; only its subtree counts.
  */
-function criticalPath(roots: readonly Node[]): string[] {
+function criticalPath(roots: readonly Node[], nodes: ReadonlyMap<string, Node>): string[] {
   const root =
     SEND_ROOTS.map((name) => roots.find((r) => r.span.operationName === name)).find(Boolean) ??
     roots[0];
-  const path: string[] = [];
-  for (let node: Node | undefined = root; node && !path.includes(node.span.spanID);) {
-    path.push(node.span.spanID);
-    let next: Node | undefined;
-    for (const child of node.children)
-      if (
-        !next ||
-        child.subtreeEnd > next.subtreeEnd ||
-        (child.subtreeEnd === next.subtreeEnd && child.span.startTime >= next.span.startTime)
-      )
-        next = child;
-    node = next;
+  if (!root) return [];
+  const subtree: Node[] = [];
+  const seen = new Set<string>();
+  for (const stack = [root]; stack.length > 0;) {
+    const node = stack.pop()!;
+    if (seen.has(node.span.spanID)) continue;
+    seen.add(node.span.spanID);
+    subtree.push(node);
+    stack.push(...node.children);
   }
-  return path;
+  const latest = (candidates: readonly Node[]) =>
+    candidates.reduce<Node | undefined>(
+      (best, n) =>
+        !best || n.end > best.end || (n.end === best.end && n.span.startTime > best.span.startTime)
+          ? n
+          : best,
+      undefined,
+    );
+  const target =
+    ARRIVALS.map((names) =>
+      latest(subtree.filter((n) => names.includes(n.span.operationName))),
+    ).find(Boolean) ?? latest(subtree)!;
+  const path: string[] = [];
+  for (let node: Node | undefined = target; node && !path.includes(node.span.spanID);) {
+    path.push(node.span.spanID);
+    if (node === root) break;
+    node = node.parent === null ? undefined : nodes.get(node.parent);
+  }
+  return path.reverse();
 }
 
 /**
@@ -83,13 +101,7 @@ export function buildJourney(trace: JaegerTrace): Journey {
   for (const span of trace.spans) {
     if (nodes.has(span.spanID)) continue;
     const end = span.startTime + span.duration;
-    nodes.set(span.spanID, {
-      span,
-      parent: parentOf(span, present),
-      children: [],
-      end,
-      subtreeEnd: end,
-    });
+    nodes.set(span.spanID, { span, parent: parentOf(span, present), children: [], end });
   }
   const roots: Node[] = [];
   for (const node of nodes.values()) {
@@ -99,7 +111,7 @@ export function buildJourney(trace: JaegerTrace): Journey {
   roots.sort(byStart);
   for (const node of nodes.values()) node.children.sort(byStart);
 
-  // Subtree ends, deepest first; a reference cycle (malformed input) is cut where it is met.
+  // depth-first; a reference cycle (malformed input) is cut where it is met
   const order: Node[] = [];
   const seen = new Set<string>();
   const visit = (node: Node, depth: number, out: (node: Node, depth: number) => void) => {
@@ -117,16 +129,11 @@ export function buildJourney(trace: JaegerTrace): Journey {
       roots.push(node);
       visit(node, 0, (n, depth) => (order.push(n), depths.set(n.span.spanID, depth)));
     }
-  for (let i = order.length - 1; i >= 0; i--) {
-    const node = order[i]!;
-    for (const child of node.children)
-      if (depths.has(child.span.spanID))
-        node.subtreeEnd = Math.max(node.subtreeEnd, child.subtreeEnd);
-  }
 
-  const startUs = order.length === 0 ? 0 : Math.min(...order.map((n) => n.span.startTime));
-  const endUs = order.length === 0 ? 0 : Math.max(...order.map((n) => n.end));
-  const path = criticalPath(roots);
+  const startUs =
+    order.length === 0 ? 0 : order.reduce((m, n) => Math.min(m, n.span.startTime), Infinity);
+  const endUs = order.reduce((m, n) => Math.max(m, n.end), startUs);
+  const path = criticalPath(roots, nodes);
   const onPath = new Set(path);
   const spans: JourneySpan[] = order.map((node) => {
     const attributes = attributesOf(node.span);

@@ -48,7 +48,7 @@ describe('buildJourney', () => {
     expect(journey.spans.every((s) => !s.error)).toBe(true);
   });
 
-  it('follows the critical path to the last event, past parents that ended before it', () => {
+  it('follows the critical path to the last delivery, past parents that ended before it', () => {
     const names = journey.criticalPath.map(
       (id) => journey.spans.find((s) => s.spanId === id)!.name,
     );
@@ -72,6 +72,26 @@ describe('buildJourney', () => {
     // the path goes to bob's gateway, whose push is the one the last event hangs on
     const lastPush = journey.spans.find((s) => s.spanId === journey.criticalPath[10]);
     expect(lastPush!.attributes['chat.user.id']).toBe('bob');
+  });
+
+  it('ends the critical path at the last arrival, not at later housekeeping', () => {
+    const t = clone();
+    const append = t.spans.find((s) => s.operationName === 'journal.append_message')!;
+    t.spans.push({
+      ...append,
+      spanID: 'ffffffffffff0001',
+      operationName: 'pg.query:UPDATE',
+      references: [{ refType: 'CHILD_OF', traceID: t.traceID, spanID: append.spanID }],
+      startTime: append.startTime + 500_000,
+      duration: 12_000,
+      tags: [],
+    });
+    const j = buildJourney(t);
+    const last = j.spans.find((s) => s.spanId === j.criticalPath.at(-1))!;
+    expect(last.name).toBe('gateway.ws.delivery_ack');
+    expect(last.attributes['chat.user.id']).toBe('bob');
+    expect(j.spans.find((s) => s.name === 'pg.query:UPDATE')!.onCriticalPath).toBe(false);
+    expect(j.durationUs).toBeGreaterThan(500_000);
   });
 
   it('names the hops in travel order, one push and recipient per connection', () => {
