@@ -130,11 +130,20 @@ export function JourneyPanel({
 
 function JourneyView({ journey, jaegerUrl }: { journey: Journey; jaegerUrl: string | null }) {
   const services = [...new Set(journey.spans.map((s) => s.service))];
+  const screens = journey.hops.filter((h) => h.key === 'recipient');
+  const screenUs = screens.length
+    ? Math.max(...screens.map((h) => h.offsetUs + h.durationUs))
+    : null;
   return (
     <div class="journey-body">
       <p class="summary">
-        <strong>{formatDuration(journey.durationUs)}</strong> end to end · {journey.spans.length}{' '}
-        spans · {services.length} services
+        {screenUs !== null && (
+          <>
+            <strong>{formatDuration(screenUs)}</strong> from click to the recipient’s screen ·{' '}
+          </>
+        )}
+        {formatDuration(journey.durationUs)} to the last span · {journey.spans.length} spans ·{' '}
+        {services.length} services
         {jaegerUrl && (
           <>
             {' · '}
