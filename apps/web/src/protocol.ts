@@ -1,58 +1,20 @@
-/** Frames of protocol v1 as the page uses them (docs/protocol.md). */
+/**
+ * Frames of protocol v1 as the page uses them (docs/protocol.md). What the server sends is typed
+ * from the contracts package's frame builders (a type-only import: nothing of it is bundled).
+ */
+import type { ServerFrame as WireFrame } from '@tracechat/contracts';
 
-export interface ChatMessage {
-  readonly session: string;
-  readonly message_id: string;
-  readonly seq: number;
-  readonly from: string;
-  readonly text: string;
-  readonly sent_at: string;
-  readonly trace_id: string;
-}
+type FrameOf<T extends WireFrame['type']> = Extract<WireFrame, { readonly type: T }>;
 
-export interface PushFrame extends ChatMessage {
-  readonly type: 'message';
-  readonly traceparent?: string;
-}
+export type PushFrame = FrameOf<'message'>;
+export type ErrorFrame = FrameOf<'error'>;
+export type JoinedFrame = FrameOf<'joined'>;
+export type AckFrame = FrameOf<'ack'>;
+export type HistoryFrame = FrameOf<'history'>;
+export type ServerFrame = WireFrame;
 
-export interface ErrorFrame {
-  readonly type: 'error';
-  readonly id: string | null;
-  readonly code: string;
-  readonly message: string;
-  readonly trace_id?: string;
-}
-
-export interface JoinedFrame {
-  readonly type: 'joined';
-  readonly id: string;
-  readonly session: string;
-  readonly last_seq: number;
-}
-
-export interface AckFrame {
-  readonly type: 'ack';
-  readonly id: string;
-  readonly message_id: string;
-  readonly seq: number;
-  readonly trace_id: string;
-  readonly duplicate?: boolean;
-}
-
-export interface HistoryFrame {
-  readonly type: 'history';
-  readonly id: string;
-  readonly session: string;
-  readonly messages: readonly Omit<ChatMessage, 'session'>[];
-}
-
-export type ServerFrame =
-  | PushFrame
-  | ErrorFrame
-  | JoinedFrame
-  | AckFrame
-  | HistoryFrame
-  | { readonly type: 'invited' | 'left' | 'pong'; readonly id: string };
+/** A message of a session, whether it came as a push, in history or (one's own) with its ack. */
+export type ChatMessage = Omit<PushFrame, 'type' | 'traceparent'>;
 
 /** A request as sent; `id` is added by the connection. */
 export type ClientRequest =
