@@ -21,6 +21,13 @@ RUN pnpm --filter "@tracechat/${SERVICE}..." build
 # --legacy: the workspace links its packages instead of injecting them (pnpm 10 asks for one or
 # the other); the deployed folder gets real copies of each workspace dependency's "files".
 RUN pnpm deploy --filter "@tracechat/${SERVICE}" --prod --legacy /out && rm -rf /out/src /out/test /out/tsconfig*.json
+# The gateway serves the web chat at / (WEB_ROOT below): its image carries apps/web's build.
+RUN if [ "${SERVICE}" = gateway ]; then \
+      mkdir -p /out/web && \
+      if [ -f apps/web/package.json ]; then \
+        pnpm --filter "@tracechat/web..." build && cp -R apps/web/dist/. /out/web/; \
+      fi; \
+    fi
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -40,6 +47,7 @@ CMD ["node", "--require", "@tracechat/telemetry/register", "dist/main.js"]
 # One small stage per service for its ports and health probe; the env names are the service's own
 # (src/config.ts), read at run time so an overridden port is probed where it listens.
 FROM runtime AS service-gateway
+ENV WEB_ROOT=/app/web
 EXPOSE 8080 50051
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node /opt/tracechat/probe.js "${GATEWAY_PORT:-8080}" /readyz

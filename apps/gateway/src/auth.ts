@@ -1,13 +1,25 @@
 import { TokenError, verifyToken } from '@tracechat/contracts';
 import type { Identity, TokenRules } from '@tracechat/contracts';
+import type { GatewayConfig } from './config';
+
+/** What a client token must satisfy on this gateway, from its configuration. */
+export function tokenRules(config: GatewayConfig): TokenRules {
+  return {
+    maxLifetimeSeconds: config.authMaxTokenLifetimeSeconds,
+    issuer: config.authIssuer,
+    audience: config.authAudience,
+  };
+}
+
+/** The token of an `Authorization: Bearer …` header; undefined for anything else. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  return /^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1];
+}
 
 /** The token from `Authorization: Bearer …` or the `token` query parameter. */
 export function tokenFromRequest(authorization: string | undefined, url: URL): string | undefined {
-  if (authorization) {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    if (match) return match[1];
-  }
-  return url.searchParams.get('token') ?? undefined;
+  return bearerToken(authorization) ?? url.searchParams.get('token') ?? undefined;
 }
 
 /** The identity of an upgrade request; TokenError when its token is missing or not valid. */

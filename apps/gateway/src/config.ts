@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { EnvReader, sharedEnv } from '@tracechat/config';
 import {
   DEFAULT_LIMITS,
@@ -5,6 +6,7 @@ import {
   DEV_AUTH_SECRET,
   MIN_AUTH_SECRET_LENGTH,
 } from '@tracechat/contracts';
+import { DEFAULT_OTLP_ENDPOINT } from '@tracechat/telemetry';
 import type { Env, LogLevel } from '@tracechat/config';
 
 export interface GatewayConfig {
@@ -56,10 +58,27 @@ export interface GatewayConfig {
    * `*` allows any. An upgrade without `Origin` (not a browser) is always allowed.
    */
   readonly allowedOrigins: readonly string[];
+  /** ENVIRONMENT: `development` enables the sign-in by user name (`POST /api/dev/token`). */
+  readonly environment: string;
+  /** The built web app served at `/` (its `index.html` and hashed assets). */
+  readonly webRoot: string;
+  /** Jaeger's query API, read server-side by the trace endpoint. */
+  readonly jaegerQueryUrl: string;
+  /** Jaeger's UI as a browser reaches it, for "Open in Jaeger"; undefined when there is none. */
+  readonly jaegerUiUrl: string | undefined;
+  /** Largest body `POST /api/otlp/v1/traces` accepts. */
+  readonly webOtlpMaxBytes: number;
+  /** Where browser spans are forwarded: the collector's OTLP/HTTP traces endpoint. */
+  readonly otlpTracesUrl: string;
+  /** How long after its send a message without a trace is `pending` rather than `not_sampled`. */
+  readonly tracePendingSeconds: number;
 }
 
 /** The environment in which the development secret may stand in for `AUTH_SECRET`. */
 const DEVELOPMENT = 'development';
+
+/** The web app's build output in this workspace: apps/web/dist beside apps/gateway. */
+const WORKSPACE_WEB_ROOT = resolve(__dirname, '..', '..', 'web', 'dist');
 
 /** What is wrong with an `ALLOWED_ORIGINS` entry: it must be `*` or an http(s) origin without a path. */
 function originProblem(entry: string): string | undefined {
@@ -74,6 +93,20 @@ function originProblem(entry: string): string | undefined {
     return 'ALLOWED_ORIGINS: each entry must be * or an origin such as https://chat.example.com';
   }
   return undefined;
+}
+
+const HTTP = ['http:', 'https:'] as const;
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return (HTTP as readonly string[]).includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, '');
 }
 
 export function loadConfig(env: Env): Readonly<GatewayConfig> {
@@ -104,6 +137,11 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   const adminToken = r.optionalString('ADMIN_TOKEN');
   if (adminToken && adminToken.length < 16) r.problem('ADMIN_TOKEN must be at least 16 characters');
   const pushAddress = r.address('PUSH_GRPC_ADDRESS', '127.0.0.1:50051');
+  // handed to browsers for their links, never dialed by the gateway: checked as a URL here
+  const jaegerUi = r.optionalString('JAEGER_UI_URL');
+  if (jaegerUi !== undefined && !isHttpUrl(jaegerUi)) {
+    r.problem('JAEGER_UI_URL: expected an http or https URL, as a browser reaches the Jaeger UI');
+  }
   return r.done({
     gatewayId: r.string('GATEWAY_ID', 'gateway-1'),
     host: r.string('GATEWAY_HOST', '127.0.0.1'),
@@ -152,5 +190,12 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     maxConnectionsPerUser: r.int('WS_MAX_CONNECTIONS_PER_USER', 16, { min: 1 }),
     maxConnectionsPerAddress: r.int('WS_MAX_CONNECTIONS_PER_ADDRESS', 1024, { min: 1 }),
     allowedOrigins,
+    environment,
+    webRoot: resolve(r.string('WEB_ROOT', WORKSPACE_WEB_ROOT)),
+    jaegerQueryUrl: stripSlash(r.url('JAEGER_QUERY_URL', 'http://127.0.0.1:16686', HTTP)),
+    jaegerUiUrl: jaegerUi && stripSlash(jaegerUi),
+    webOtlpMaxBytes: r.bytes('WEB_OTLP_MAX_BYTES', 262_144, { min: 1024 }),
+    otlpTracesUrl: `${stripSlash(r.url('OTEL_EXPORTER_OTLP_ENDPOINT', DEFAULT_OTLP_ENDPOINT, HTTP))}/v1/traces`,
+    tracePendingSeconds: r.int('TRACE_PENDING_SECONDS', 30, { min: 1, max: 3600 }),
   });
 }

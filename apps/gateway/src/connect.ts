@@ -20,7 +20,7 @@ import {
   withSpan,
 } from '@tracechat/telemetry';
 import type { Logger } from '@tracechat/telemetry';
-import { authenticate } from './auth';
+import { authenticate, tokenRules } from './auth';
 import type { GatewayConfig } from './config';
 import { Connection, RateLimiter } from './connection';
 import type { Hub } from './connection';
@@ -112,11 +112,7 @@ function destroyOnError(this: Duplex): void {
  */
 export function createUpgradeHandler(deps: ConnectDeps) {
   const { config, hub, presence, log } = deps;
-  const tokenRules = {
-    maxLifetimeSeconds: config.authMaxTokenLifetimeSeconds,
-    issuer: config.authIssuer,
-    audience: config.authAudience,
-  };
+  const rules = tokenRules(config);
 
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
@@ -158,7 +154,7 @@ export function createUpgradeHandler(deps: ConnectDeps) {
         let expiresAt: number;
         try {
           ({ userId, expiresAt } = await withSpan(SpanName.GATEWAY_AUTH_AUTHENTICATE, {}, () =>
-            authenticate(header('authorization'), url, config.authSecret, tokenRules),
+            authenticate(header('authorization'), url, config.authSecret, rules),
           ));
         } catch (err) {
           recordError(span, err);

@@ -17,12 +17,18 @@ export class RateLimiter {
     this.last = now;
   }
 
-  take(now = Date.now()): boolean {
+  /** Takes `cost` tokens if there are that many; false (and nothing taken) otherwise. */
+  take(now = Date.now(), cost = 1): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
     return true;
+  }
+
+  /** Whether at least one token is there now (taking none). */
+  hasTokens(now = Date.now()): boolean {
+    return Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate) >= 1;
   }
 }
 

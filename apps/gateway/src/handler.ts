@@ -1,4 +1,5 @@
 import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import type { Context, SpanContext } from '@opentelemetry/api';
 import {
   Attr,
   MetricName,
@@ -309,10 +310,10 @@ export class FrameHandler {
   }
 
   /**
-   * `received` closes a delivery in its trace: a span under the push span, for a message pushed
-   * to this same connection with that push's traceparent, once. Anything else is ignored
-   * silently (no span, no count), as is every `received` when clients' trace context is not
-   * followed: the gateway never adopts a client's context for another user's trace.
+   * `received` closes a delivery in its trace, once, for a message pushed to this same
+   * connection: a span under the frame's `traceparent` when it belongs to the push's trace (the
+   * recipient's render span), else under the push span. Any other `received` is ignored silently
+   * (no span, no count), as is every `received` when clients' trace context is not followed.
    */
   private async received(conn: Connection, obj: Record<string, unknown>): Promise<void> {
     let frame: ClientFrame;
@@ -324,18 +325,16 @@ export class FrameHandler {
       return;
     }
     if (frame.type !== 'received' || !this.deps.followTraceparent) return;
-    const claimed = trace.getSpanContext(contextFromCarrier(frame, ROOT_CONTEXT));
-    if (!claimed) return; // no delivery to close
     const pushed = conn.takePush(frame.messageId);
     if (pushed === undefined) return;
-    const parent = contextFromCarrier({ traceparent: pushed }, ROOT_CONTEXT);
-    const push = trace.getSpanContext(parent);
-    if (!push || push.traceId !== claimed.traceId || push.spanId !== claimed.spanId) return;
+    const pushContext = contextFromCarrier({ traceparent: pushed }, ROOT_CONTEXT);
+    const push = trace.getSpanContext(pushContext);
+    if (!push) return;
     await withSpan(
       SpanName.GATEWAY_WS_DELIVERY_ACK,
       {
         kind: SpanKind.SERVER,
-        parent,
+        parent: deliveryParent(pushContext, push, frame),
         attributes: {
           [Attr.MESSAGE_ID]: frame.messageId.slice(0, 64),
           [Attr.USER_ID]: conn.userId,
@@ -347,4 +346,15 @@ export class FrameHandler {
         incrementCounter(MetricName.MESSAGES_DELIVERED, { [Attr.GATEWAY_ID]: this.deps.gatewayId }),
     );
   }
+}
+
+/**
+ * The parent of a `delivery_ack`: the `received` frame's span when it is in the push's trace
+ * (the recipient's render span, itself a child of the push), else the push span. The push's
+ * sampling decision stands either way: the client chooses a parent, never whether it is kept.
+ */
+function deliveryParent(pushContext: Context, push: SpanContext, frame: TraceCarrier): Context {
+  const claimed = trace.getSpanContext(contextFromCarrier(frame, ROOT_CONTEXT));
+  if (!claimed || claimed.traceId !== push.traceId) return pushContext;
+  return trace.setSpanContext(ROOT_CONTEXT, { ...claimed, traceFlags: push.traceFlags });
 }

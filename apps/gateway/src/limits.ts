@@ -1,3 +1,5 @@
+import { RateLimiter } from './connection';
+
 /** The connection limits, named as they are counted and logged. */
 export const ConnectionLimit = {
   TOTAL: 'connections_total',
@@ -62,4 +64,40 @@ export class ConnectionSlots {
 export function remoteAddress(address: string | undefined): string {
   if (!address) return 'unknown';
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * A token bucket per key (a user, an address): `rate` a second, bursts up to `burst`. At most
+ * `maxKeys` buckets are kept; past that the longest unused one is forgotten (a full bucket again).
+ */
+export class KeyedRateLimiter {
+  private readonly buckets = new Map<string, RateLimiter>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  private bucket(key: string, now: number): RateLimiter {
+    let bucket = this.buckets.get(key);
+    if (bucket) {
+      this.buckets.delete(key);
+    } else {
+      bucket = new RateLimiter(this.rate, this.burst, now);
+      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
+    }
+    this.buckets.set(key, bucket);
+    return bucket;
+  }
+
+  /** Takes `cost` from the key's bucket; false when it holds fewer. */
+  take(key: string, cost = 1, now = Date.now()): boolean {
+    return this.bucket(key, now).take(now, cost);
+  }
+
+  /** Whether the key's bucket holds at least one token. */
+  allows(key: string, now = Date.now()): boolean {
+    return this.buckets.get(key)?.hasTokens(now) ?? true;
+  }
 }

@@ -15,8 +15,10 @@ import { Hub } from './connection';
 import type { Connection } from './connection';
 import { ExpiryWheel } from './expiry';
 import { FrameHandler } from './handler';
+import { registerHttpApi } from './http-api';
 import { ConnectionSlots } from './limits';
 import { PushServer } from './push-server';
+import { registerWebApp } from './web-app';
 
 export interface Gateway {
   /**
@@ -84,6 +86,8 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     );
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: results });
   });
+  registerWebApp(app, config.webRoot);
+  registerHttpApi(app, { config, logic, log });
   registerAdmin(adminApp, {
     token: config.adminToken,
     whitelist,

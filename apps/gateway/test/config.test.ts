@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { ConfigError } from '@tracechat/config';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import type { Env } from '@tracechat/config';
@@ -34,9 +35,9 @@ describe('loadConfig — the token secret', () => {
       /public development secret/,
     );
     for (const environment of ['development', 'test', 'bench']) {
-      expect(loadConfig({ ENVIRONMENT: environment, AUTH_SECRET: DEV_AUTH_SECRET }).authSecret).toBe(
-        DEV_AUTH_SECRET,
-      );
+      expect(
+        loadConfig({ ENVIRONMENT: environment, AUTH_SECRET: DEV_AUTH_SECRET }).authSecret,
+      ).toBe(DEV_AUTH_SECRET);
     }
   });
 });
@@ -90,5 +91,53 @@ describe('loadConfig — limits', () => {
     expect(() => loadConfig({ ALLOWED_ORIGINS: 'https://chat.example.com/app' })).toThrow(
       /ALLOWED_ORIGINS/,
     );
+  });
+});
+
+describe('loadConfig — the web app and its HTTP API', () => {
+  it('has documented defaults: the workspace build, the local Jaeger, no Jaeger UI', () => {
+    expect(loadConfig({})).toMatchObject({
+      environment: 'development',
+      webRoot: resolve(__dirname, '..', '..', 'web', 'dist'),
+      jaegerQueryUrl: 'http://127.0.0.1:16686',
+      jaegerUiUrl: undefined,
+      webOtlpMaxBytes: 262_144,
+      otlpTracesUrl: 'http://127.0.0.1:4318/v1/traces',
+      tracePendingSeconds: 30,
+    });
+  });
+
+  it('reads each variable, and names a malformed one', () => {
+    expect(
+      loadConfig({
+        ENVIRONMENT: 'compose',
+        AUTH_SECRET: STRONG,
+        WEB_ROOT: '/srv/web',
+        JAEGER_QUERY_URL: 'http://jaeger:16686/',
+        JAEGER_UI_URL: 'http://localhost:16686/',
+        WEB_OTLP_MAX_BYTES: '1MiB',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/',
+        TRACE_PENDING_SECONDS: '5',
+      }),
+    ).toMatchObject({
+      environment: 'compose',
+      webRoot: '/srv/web',
+      jaegerQueryUrl: 'http://jaeger:16686',
+      jaegerUiUrl: 'http://localhost:16686',
+      webOtlpMaxBytes: 1_048_576,
+      otlpTracesUrl: 'http://otel-collector:4318/v1/traces',
+      tracePendingSeconds: 5,
+    });
+    expect(loadConfig({ JAEGER_UI_URL: '' }).jaegerUiUrl).toBeUndefined();
+    for (const [name, value] of [
+      ['JAEGER_QUERY_URL', 'jaeger:16686'],
+      ['JAEGER_UI_URL', 'ftp://jaeger'],
+      ['WEB_OTLP_MAX_BYTES', 'lots'],
+      ['WEB_OTLP_MAX_BYTES', '10'],
+      ['TRACE_PENDING_SECONDS', '0'],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector'],
+    ]) {
+      expect(() => loadConfig({ [name!]: value })).toThrow(new RegExp(name!));
+    }
   });
 });

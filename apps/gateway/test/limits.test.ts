@@ -1,4 +1,4 @@
-import { ConnectionSlots, remoteAddress } from '../src/limits';
+import { ConnectionSlots, KeyedRateLimiter, remoteAddress } from '../src/limits';
 import { ExpiryWheel } from '../src/expiry';
 
 describe('ConnectionSlots', () => {
@@ -60,5 +60,28 @@ describe('ExpiryWheel', () => {
     wheel.tick(Date.now() + 1000);
     expect(expired).toEqual(['late']);
     wheel.stop();
+  });
+});
+
+describe('KeyedRateLimiter', () => {
+  it('keeps a bucket per key, takes a cost at once or nothing, and refills over time', () => {
+    const limiter = new KeyedRateLimiter(10, 20);
+    expect(limiter.take('alice', 15, 0)).toBe(true);
+    expect(limiter.take('alice', 10, 0)).toBe(false); // 5 left: nothing taken
+    expect(limiter.take('alice', 5, 0)).toBe(true);
+    expect(limiter.allows('alice', 0)).toBe(false);
+    expect(limiter.allows('bob', 0)).toBe(true);
+    expect(limiter.take('bob', 20, 0)).toBe(true);
+    expect(limiter.allows('alice', 100)).toBe(true); // a tenth of a second: one token back
+    expect(limiter.take('alice', 10, 1000)).toBe(true);
+  });
+
+  it('forgets the longest unused key past its bound, which starts full again', () => {
+    const limiter = new KeyedRateLimiter(1, 1, 2);
+    expect(limiter.take('a', 1, 0)).toBe(true);
+    expect(limiter.take('b', 1, 0)).toBe(true);
+    expect(limiter.take('c', 1, 0)).toBe(true); // 'a' is forgotten
+    expect(limiter.take('b', 1, 0)).toBe(false);
+    expect(limiter.take('a', 1, 0)).toBe(true);
   });
 });

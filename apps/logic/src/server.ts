@@ -110,6 +110,7 @@ export function buildLogic(config: LogicConfig, log: Logger): Logic {
         ListMembers: wrap((req) => chat.listMembers(req)),
         LeaveSession: wrap((req) => chat.leaveSession(req)),
         History: wrap((req) => chat.history(req)),
+        GetMessage: wrap((req) => chat.getMessage(req)),
       };
       server.addService(tracechatV1().ChatService.service, handlers);
       const grpcPort = await bindServer(server, config.grpcAddress);

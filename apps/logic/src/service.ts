@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type {
   ChatMessage,
+  GetMessageRequest__Output,
+  GetMessageResponse,
   HistoryRequest__Output,
   HistoryResponse,
   InviteMemberRequest__Output,
@@ -22,7 +24,13 @@ import type { Membership } from './membership';
 import type { JournalWriter } from './shards';
 import { Quota } from './store';
 import type { ChatStore, Quotas, Refusal, StoredMessage } from './store';
-import { checkClientMsgId, checkSessionId, checkText, checkUserId } from './validate';
+import {
+  checkClientMsgId,
+  checkMessageId,
+  checkSessionId,
+  checkText,
+  checkUserId,
+} from './validate';
 
 export interface ChatServiceDeps {
   readonly store: ChatStore;
@@ -272,6 +280,28 @@ export class ChatService {
         );
         setAttributes({ [Attr.MESSAGE_COUNT]: messages.length });
         return { messages: messages.map(toProto) };
+      },
+    );
+  }
+
+  /**
+   * One message's metadata, its text left out, for a member of its session. An unknown message
+   * and a caller who is not a member get the same NOT_FOUND, so the answer tells nothing of
+   * messages the caller may not see.
+   */
+  getMessage(req: GetMessageRequest__Output): Promise<GetMessageResponse> {
+    const messageId = checkMessageId(req.messageId).toLowerCase();
+    const userId = checkUserId(req.userId);
+    return withSpan(
+      SpanName.LOGIC_CHAT_GET_MESSAGE,
+      { attributes: { [Attr.MESSAGE_ID]: messageId, [Attr.USER_ID]: userId } },
+      async (span) => {
+        const message = await this.deps.store.message(messageId);
+        if (message) span.setAttribute(Attr.SESSION_ID, message.sessionId);
+        if (!message || !(await this.deps.membership.isMember(message.sessionId, userId))) {
+          throw new ChatError('NOT_FOUND', `no message ${messageId} that you may see`);
+        }
+        return { message: { ...toProto(message), text: '' } };
       },
     );
   }

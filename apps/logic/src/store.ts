@@ -222,6 +222,15 @@ export class ChatStore {
     return rows.map((r) => r.user_id);
   }
 
+  /** One message by id; undefined when there is none. */
+  async message(messageId: string): Promise<StoredMessage | undefined> {
+    const { rows } = await this.pool.query<MessageRow>(
+      `SELECT id, session_id, seq, sender_id, body, sent_at, trace_id FROM messages WHERE id = $1`,
+      [messageId],
+    );
+    return rows[0] && toMessage(rows[0]);
+  }
+
   /** Messages with seq > afterSeq, oldest first. */
   async history(sessionId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const { rows } = await this.pool.query<MessageRow>(

@@ -1,4 +1,11 @@
-import { IdRules, isClientMsgId, isSessionId, isUserId, textProblem } from '@tracechat/contracts';
+import {
+  IdRules,
+  isClientMsgId,
+  isMessageId,
+  isSessionId,
+  isUserId,
+  textProblem,
+} from '@tracechat/contracts';
 import { ChatError } from './errors';
 
 /** Requests are checked again here: logic trusts no caller's ids. */
@@ -10,6 +17,13 @@ export function checkSessionId(value: string): string {
 
 export function checkUserId(value: string): string {
   if (!isUserId(value)) throw new ChatError('INVALID_ARGUMENT', `user id must be ${IdRules.user}`);
+  return value;
+}
+
+/** A message id: the UUID logic gave the message (anything else cannot name one). */
+export function checkMessageId(value: string): string {
+  if (!isMessageId(value))
+    throw new ChatError('INVALID_ARGUMENT', `message id must be ${IdRules.message}`);
   return value;
 }
 

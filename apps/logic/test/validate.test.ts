@@ -1,7 +1,13 @@
 import { Status } from '@tracechat/protos';
 import { ChatError } from '../src';
 import { toRpcError } from '../src/errors';
-import { checkClientMsgId, checkSessionId, checkText, checkUserId } from '../src/validate';
+import {
+  checkClientMsgId,
+  checkMessageId,
+  checkSessionId,
+  checkText,
+  checkUserId,
+} from '../src/validate';
 
 describe('input checks', () => {
   it('accepts well-formed ids and text', () => {
@@ -11,6 +17,10 @@ describe('input checks', () => {
     expect(checkText('héllo', 10)).toBe(6);
     expect(checkText('two\nlines\tand a tab', 100)).toBe(19);
     expect(checkClientMsgId('')).toBeUndefined(); // no key: always a new message
+    expect(checkMessageId('0b5c9f0e-3f55-4f4e-9d4f-5a0c2b1e8d77')).toBe(
+      '0b5c9f0e-3f55-4f4e-9d4f-5a0c2b1e8d77',
+    );
+    expect(checkMessageId('0B5C9F0E-3F55-4F4E-9D4F-5A0C2B1E8D77')).toHaveLength(36);
   });
 
   it.each([
@@ -23,6 +33,10 @@ describe('input checks', () => {
     () => checkClientMsgId('x'.repeat(65)),
     () => checkText('', 10),
     () => checkText('x'.repeat(11), 10),
+    () => checkMessageId(''),
+    () => checkMessageId('not-a-uuid'),
+    () => checkMessageId("0b5c9f0e-3f55-4f4e-9d4f-5a0c2b1e8d77' OR 1=1"),
+    () => checkMessageId('0b5c9f0e3f554f4e9d4f5a0c2b1e8d77'),
   ])('refuses malformed input with INVALID_ARGUMENT (%#)', (check) => {
     expect(check).toThrow(ChatError);
     try {

@@ -12,4 +12,4 @@ export type { ProcessSpec, RestartPolicy } from './process';
 export { SOAK_FAULTS, formatSoakReport, runSoak, startNatsServer } from './soak';
 export type { SoakFault, SoakOptions, SoakPhase, SoakReceiverReport, SoakReport } from './soak';
 export { DEFAULT_PORTS, REPO_ROOT, jaegerBinary, startStack } from './stack';
-export type { ServiceName, Stack, StackOptions, StackPorts } from './stack';
+export type { ServiceName, Stack, StackOptions, StackPorts, StackProgress } from './stack';

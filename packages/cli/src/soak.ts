@@ -19,9 +19,9 @@ interface SoakStack extends IsolatedStack {
   connect(userId: string, gateway: 1 | 2): Promise<ChatClient>;
 }
 
-function soakStack(stack: IsolatedStack): SoakStack {
+function soakStack(stack: IsolatedStack, authSecret: string): SoakStack {
   const run = stack.namespace.run;
-  const token = (userId: string) => signToken(userId, DEV_AUTH_SECRET, 3600);
+  const token = (userId: string) => signToken(userId, authSecret, 3600);
   return {
     ...stack,
     user: (name) => `${name}-${run}`,
@@ -53,6 +53,8 @@ export interface SoakOptions {
   readonly pauseMs?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
+  /** The gateways' AUTH_SECRET and the clients' (`userTokenSecret`); default the development secret. */
+  readonly authSecret?: string;
 }
 
 /** What happened to the messages first sent during one phase (after one fault, until the next). */
@@ -275,7 +277,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const nats = await startNatsServer(natsDir);
   let stack: SoakStack | undefined;
   try {
+    const authSecret = options.authSecret ?? DEV_AUTH_SECRET;
     const isolated = await startIsolatedStack({
+      authSecret,
       natsUrl: nats.url,
       onNotice: (_service, message) => log(`supervisor: ${message}`),
       // redeliveries after task is killed come back within seconds, not the default 30
@@ -284,7 +288,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       collector: false,
       spanExportDelayMs: 100,
     });
-    stack = soakStack(isolated);
+    stack = soakStack(isolated, authSecret);
     return await soak(stack, nats, options, log);
   } finally {
     await stack?.remove().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { DEV_AUTH_SECRET } from '@tracechat/contracts';
 import { ensureDatabase } from '@tracechat/postgres';
 import { DEFAULT_RESTART_POLICY, ManagedProcess, PortInUse, freePorts } from './process';
 import type { ProcessSpec, RestartPolicy } from './process';
-
-const run = promisify(execFile);
 
 /** The repository root (this file is packages/cli/dist/stack.js). */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -121,7 +118,25 @@ export interface StackOptions {
   readonly restart?: RestartPolicy | false;
   /** Hears the supervisor's notices ("logic exited (SIGKILL); restarting in 500 ms"). */
   readonly onNotice?: (service: ServiceName, message: string) => void;
+  /**
+   * Hears each start-up step as it begins and ends (the database, Jaeger's build with the build
+   * script's own lines, every service's start and readiness), for a progress display.
+   */
+  readonly onProgress?: (event: StackProgress) => void;
+  /**
+   * The gateways' AUTH_SECRET (client tokens). Default: the development secret; `tracechat start`
+   * passes `userTokenSecret(env)` so its tokens and the stack's agree.
+   */
+  readonly authSecret?: string;
 }
+
+/** One step of a stack's start, as `onProgress` hears it. */
+export type StackProgress =
+  | { readonly step: 'database'; readonly database: string }
+  | { readonly step: 'jaeger-build'; readonly line: string }
+  | { readonly step: 'jaeger-ready'; readonly binary: string; readonly seconds: number }
+  | { readonly step: 'starting'; readonly services: readonly ServiceName[] }
+  | { readonly step: 'ready'; readonly service: ServiceName; readonly seconds: number };
 
 export type ServiceName =
   | 'jaeger'
@@ -174,13 +189,43 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Builds Jaeger if it is not cached yet and returns the binary's path. */
-export async function jaegerBinary(): Promise<string> {
-  const { stdout } = await run('bash', [join(REPO_ROOT, 'scripts', 'build-jaeger.sh')], {
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 30 * 60 * 1000,
+/**
+ * Builds Jaeger if it is not cached yet and returns the binary's path. The build script's progress
+ * lines (stderr) go to `onLine` as they come; a first build takes minutes.
+ */
+export function jaegerBinary(onLine?: (line: string) => void): Promise<string> {
+  return new Promise((resolvePath, reject) => {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build-jaeger.sh')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 30 * 60 * 1000);
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      stderr = (stderr + text).slice(-16_384);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line.trim() !== '') onLine?.(line);
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const path = stdout.trim().split('\n').pop();
+      if (code === 0 && path) resolvePath(path);
+      else
+        reject(
+          new Error(
+            `scripts/build-jaeger.sh failed (${signal ?? `exit ${code}`}):\n${stderr.trim()}`,
+          ),
+        );
+    });
   });
-  return stdout.trim().split('\n').pop()!;
 }
 
 async function pickPorts(): Promise<StackPorts> {
@@ -245,6 +290,8 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
       decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) || 'tracechat',
     );
   mkdirSync(dataDir, { recursive: true });
+  const progress = options.onProgress ?? (() => undefined);
+  progress({ step: 'database', database: new URL(databaseUrl).pathname.slice(1) });
   await ensureDatabase(databaseUrl);
 
   const collector = options.collector ?? true;
@@ -261,7 +308,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
     OTEL_BSP_SCHEDULE_DELAY: String(options.spanExportDelayMs ?? 1000),
     ENVIRONMENT: options.environment ?? 'development',
-    AUTH_SECRET: DEV_AUTH_SECRET,
+    AUTH_SECRET: options.authSecret ?? DEV_AUTH_SECRET,
     // every client of the native stack (bench, soak, tests) comes from 127.0.0.1
     WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
     SERVICE_SECRET: serviceSecret,
@@ -270,7 +317,13 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
     ...options.env,
   };
-  const jaegerBin = await jaegerBinary();
+  const buildStarted = Date.now();
+  const jaegerBin = await jaegerBinary((line) => progress({ step: 'jaeger-build', line }));
+  progress({
+    step: 'jaeger-ready',
+    binary: jaegerBin,
+    seconds: (Date.now() - buildStarted) / 1000,
+  });
   const restart =
     options.restart === false ? undefined : (options.restart ?? DEFAULT_RESTART_POLICY);
   /** Every process is supervised the same way. */
@@ -415,6 +468,8 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
         ADMIN_PORT: String(admin),
+        // the trace endpoint reads this stack's Jaeger; JAEGER_UI_URL stays unset (no real UI)
+        JAEGER_QUERY_URL: `http://127.0.0.1:${ports.jaegerQuery}`,
         ...options.serviceEnv?.[name],
       },
       logFile: join(logDir, `${name}.log`),
@@ -435,10 +490,13 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
       ['task', 'gateway-1', 'gateway-2'],
     ];
     for (const group of groups) {
+      progress({ step: 'starting', services: group });
       await Promise.all(
         group.map(async (name) => {
+          const since = Date.now();
           await specs[name].start();
           started.push(specs[name]);
+          progress({ step: 'ready', service: name, seconds: (Date.now() - since) / 1000 });
         }),
       );
     }

@@ -28,6 +28,7 @@ export const SpanName = {
   LOGIC_CHAT_LEAVE_SESSION: 'logic.chat.leave_session',
   LOGIC_CHAT_HISTORY: 'logic.chat.history',
   LOGIC_CHAT_LIST_MEMBERS: 'logic.chat.list_members',
+  LOGIC_CHAT_GET_MESSAGE: 'logic.chat.get_message',
   LOGIC_AUTH_AUTHORIZE: 'logic.auth.authorize',
   LOGIC_PLACEMENT_LOOKUP_SHARD: 'logic.placement.lookup_shard',
   LOGIC_JOURNAL_APPEND: 'logic.journal.append',
@@ -49,6 +50,9 @@ export const SpanName = {
   TASK_MQ_CONSUME: 'task.mq.consume',
   TASK_ROUTE_RESOLVE: 'task.route.resolve',
   TASK_PUSH_GATEWAY: 'task.push.gateway',
+  // the browser (apps/web), exported through the gateway's OTLP endpoint
+  WEB_CHAT_SEND: 'web.chat.send',
+  WEB_CHAT_RENDER: 'web.chat.render',
 } as const;
 export type SpanName = (typeof SpanName)[keyof typeof SpanName];
 
@@ -125,6 +129,8 @@ export const Attr = {
   SERVER_ADDRESS: 'server.address',
   /** The failure's code or class name, on any span that failed. */
   ERROR_TYPE: 'error.type',
+  /** The signed-in user whose browser sent a span (a resource attribute the gateway sets). */
+  ENDUSER_ID: 'enduser.id',
 } as const;
 export type Attr = (typeof Attr)[keyof typeof Attr];
 
@@ -139,6 +145,8 @@ export const MetricName = {
   GATEWAY_CONNECTIONS_REFUSED: 'tracechat.gateway.connections.refused',
   /** Connections the gateway closed on its own, by `reason` (`send_buffer_full`, `token_expired`). */
   GATEWAY_CONNECTIONS_CLOSED: 'tracechat.gateway.connections.closed',
+  /** Browser spans the gateway's OTLP endpoint forwarded or refused, by `outcome` and `reason`. */
+  GATEWAY_WEB_SPANS: 'tracechat.gateway.web.spans',
   TASK_MESSAGES_ROUTED: 'tracechat.task.messages.routed',
   TASK_MESSAGES_DEAD_LETTERED: 'tracechat.task.messages.dead_lettered',
   JOURNAL_APPENDS: 'tracechat.journal.appends',

@@ -12,6 +12,19 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Error codes of the gateway's HTTP API (`{"code","message"}` bodies): the protocol's codes
+ * plus the two only HTTP has.
+ */
+export const HttpErrorCode = {
+  ...ErrorCode,
+  /** A body or parameter that is not what the endpoint takes (400). */
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  /** A body of another content type than the endpoint takes (415). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+} as const;
+export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
+
 /** A refusal that becomes an error frame; the connection stays open. */
 export class FrameError extends Error {
   override readonly name = 'FrameError';

@@ -9,6 +9,9 @@ export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,128}$/;
 /** 1-64 letters, digits, `.`, `_`, `:` or `-` (a UUID fits). */
 export const CLIENT_MSG_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Message ids: the UUID logic gives every message (lower or upper case hex). */
+export const MESSAGE_ID_PATTERN =
+  /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 /** Journal node ids: 1-64 letters, digits, `_` or `-`. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Shard ids: 1-64 letters, digits, `_` or `-`. */
@@ -19,6 +22,7 @@ export const IdRules = {
   session: '1-128 letters, digits, _ or -',
   user: '1-128 letters, digits, _ . @ or -',
   clientMsgId: '1-64 letters, digits, . _ : or -',
+  message: 'a UUID such as 0b5c9f0e-3f55-4f4e-9d4f-5a0c2b1e8d77',
   node: '1-64 letters, digits, _ or -',
   shard: '1-64 letters, digits, _ or -',
 } as const;
@@ -33,6 +37,10 @@ export function isUserId(value: unknown): value is string {
 
 export function isClientMsgId(value: unknown): value is string {
   return typeof value === 'string' && CLIENT_MSG_ID_PATTERN.test(value);
+}
+
+export function isMessageId(value: unknown): value is string {
+  return typeof value === 'string' && MESSAGE_ID_PATTERN.test(value);
 }
 
 export function isNodeId(value: unknown): value is string {

@@ -1,5 +1,5 @@
 export { Attr, MetricName, SamplingEvent, SpanName } from './catalog';
-export { CloseCode, ErrorCode, FrameError } from './errors';
+export { CloseCode, ErrorCode, FrameError, HttpErrorCode } from './errors';
 export { EventDecodeError, decodeMessageEvent, encodeMessageEvent, messageSubject } from './events';
 export type { MessageEvent } from './events';
 export {
@@ -36,11 +36,13 @@ export type {
 export {
   CLIENT_MSG_ID_PATTERN,
   IdRules,
+  MESSAGE_ID_PATTERN,
   NODE_ID_PATTERN,
   SESSION_ID_PATTERN,
   SHARD_ID_PATTERN,
   USER_ID_PATTERN,
   isClientMsgId,
+  isMessageId,
   isNodeId,
   isSessionId,
   isShardId,
@@ -57,6 +59,7 @@ export {
   decodeHs256Jwt,
   signHs256Jwt,
   signToken,
+  userTokenSecret,
   verifyToken,
 } from './tokens';
 export type { Identity, TokenRules } from './tokens';

@@ -17,6 +17,32 @@ export const MIN_AUTH_SECRET_LENGTH = 32;
 /** Longest lifetime (`exp` − `iat`) a token may have unless configured otherwise: 24 hours. */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
+/**
+ * The secret client tokens are signed and verified with, read the same way by every tool and by
+ * the stacks they start: `AUTH_SECRET` when set and not empty, else the development secret, except
+ * with `ENVIRONMENT=production`, which requires it. Throws when the secret could not be used by a
+ * gateway: shorter than `MIN_AUTH_SECRET_LENGTH` (the development secret aside), or the
+ * development secret in production.
+ */
+export function userTokenSecret(env: Readonly<Record<string, string | undefined>>): string {
+  const secret = env.AUTH_SECRET;
+  const production = env.ENVIRONMENT === 'production';
+  if (secret === undefined || secret === '') {
+    if (production) throw new Error('AUTH_SECRET is required when ENVIRONMENT is production');
+    return DEV_AUTH_SECRET;
+  }
+  if (secret === DEV_AUTH_SECRET) {
+    if (production)
+      throw new Error('AUTH_SECRET is the public development secret, which production refuses');
+    return secret;
+  }
+  if (secret.length < MIN_AUTH_SECRET_LENGTH)
+    throw new Error(
+      `AUTH_SECRET must be at least ${MIN_AUTH_SECRET_LENGTH} characters (unset it to use the development secret)`,
+    );
+  return secret;
+}
+
 export class TokenError extends Error {
   override readonly name = 'TokenError';
   readonly code = 'UNAUTHORIZED';

@@ -11,7 +11,7 @@ describe('the catalog', () => {
 
   it('prefixes every span with the service that emits it', () => {
     for (const name of Object.values(SpanName)) {
-      expect(name).toMatch(/^(gateway|logic|placement|journal|task)(\.[a-z_]+){1,2}$/);
+      expect(name).toMatch(/^(gateway|logic|placement|journal|task|web)(\.[a-z_]+){1,2}$/);
     }
   });
 });

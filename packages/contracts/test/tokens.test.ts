@@ -3,6 +3,7 @@ import {
   MIN_AUTH_SECRET_LENGTH,
   TokenError,
   signToken,
+  userTokenSecret,
   verifyToken,
 } from '../src';
 
@@ -110,5 +111,34 @@ describe('the development secret', () => {
   it('is the published one, shorter than any secret a deployment may choose', () => {
     expect(DEV_AUTH_SECRET).toBe('tracechat-dev-secret');
     expect(DEV_AUTH_SECRET.length).toBeLessThan(MIN_AUTH_SECRET_LENGTH);
+  });
+});
+
+describe('userTokenSecret', () => {
+  const strong = 'x'.repeat(MIN_AUTH_SECRET_LENGTH);
+
+  it('takes AUTH_SECRET when set, the development secret when unset or empty', () => {
+    expect(userTokenSecret({ AUTH_SECRET: strong })).toBe(strong);
+    expect(userTokenSecret({})).toBe(DEV_AUTH_SECRET);
+    expect(userTokenSecret({ AUTH_SECRET: '' })).toBe(DEV_AUTH_SECRET);
+    expect(userTokenSecret({ AUTH_SECRET: DEV_AUTH_SECRET, ENVIRONMENT: 'test' })).toBe(
+      DEV_AUTH_SECRET,
+    );
+    expect(userTokenSecret({ AUTH_SECRET: strong, ENVIRONMENT: 'production' })).toBe(strong);
+  });
+
+  it('refuses what a gateway would refuse, saying what to do', () => {
+    expect(() => userTokenSecret({ ENVIRONMENT: 'production' })).toThrow(/AUTH_SECRET is required/);
+    expect(() =>
+      userTokenSecret({ AUTH_SECRET: DEV_AUTH_SECRET, ENVIRONMENT: 'production' }),
+    ).toThrow(/development secret/);
+    expect(() => userTokenSecret({ AUTH_SECRET: 'short' })).toThrow(
+      /at least 32 characters \(unset it/,
+    );
+  });
+
+  it('signs tokens a verifier with the same environment accepts', () => {
+    const env = { AUTH_SECRET: strong };
+    expect(verifyToken(signToken('alice', userTokenSecret(env)), strong).userId).toBe('alice');
   });
 });

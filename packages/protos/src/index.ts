@@ -79,6 +79,14 @@ export type {
   HeartbeatResponse__Output,
 } from './generated/tracechat/v1/HeartbeatResponse';
 export type {
+  GetMessageRequest,
+  GetMessageRequest__Output,
+} from './generated/tracechat/v1/GetMessageRequest';
+export type {
+  GetMessageResponse,
+  GetMessageResponse__Output,
+} from './generated/tracechat/v1/GetMessageResponse';
+export type {
   HistoryRequest,
   HistoryRequest__Output,
 } from './generated/tracechat/v1/HistoryRequest';

@@ -7,6 +7,8 @@ import type { ServiceTokens } from './identity';
 import { unary } from './rpc';
 import type {
   ChatServiceClient,
+  GetMessageRequest,
+  GetMessageResponse__Output,
   HistoryRequest,
   HistoryResponse__Output,
   InviteMemberRequest,
@@ -70,6 +72,11 @@ export class LogicClient {
 
   history(req: HistoryRequest): Promise<HistoryResponse__Output> {
     return unary(this.client, this.client.History, req, this.deadlineMs);
+  }
+
+  /** One message's metadata for a member of its session; NOT_FOUND for anyone else. */
+  getMessage(req: GetMessageRequest): Promise<GetMessageResponse__Output> {
+    return unary(this.client, this.client.GetMessage, req, this.deadlineMs);
   }
 
   /** Resolves when the channel is connected, rejects after `timeoutMs`. */

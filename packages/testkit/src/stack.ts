@@ -21,6 +21,8 @@ export interface TestStack extends IsolatedStack {
    * default: pass `internalClientOptions(tokens)` to a gRPC client of a service.
    */
   serviceTokens(identity?: ServiceIdentity): ServiceTokens;
+  /** A gateway's HTTP base URL (`http://127.0.0.1:<port>`): the web app and `/api/`. */
+  httpUrl(gateway?: 1 | 2): string;
   /** Connects a user to gateway 1 or 2; `cleanup` closes it. */
   connect(userId: string, gateway?: 1 | 2, options?: ConnectOptions): Promise<ChatClient>;
   /** A Redis client that sees the keys as the services do (under this run's prefix). */
@@ -44,14 +46,24 @@ export async function setup(
   options: Omit<StackOptions, 'ports'> & {
     /** The Postgres server (no database name), e.g. with a password in it; TEST_DATABASE_BASE_URL by default. */
     readonly databaseBaseUrl?: string;
+    /** Extra env of both gateways (beside `serviceEnv`, which wins), e.g. `{ ENVIRONMENT: 'development' }`. */
+    readonly gatewayEnv?: Record<string, string>;
   } = {},
 ): Promise<TestStack> {
+  const { gatewayEnv, ...stackOptions } = options;
   const stack = await startIsolatedStack({
     databaseBaseUrl: testDatabaseBaseUrl(),
     environment: 'test',
     spanExportDelayMs: 100,
     collector: false,
-    ...options,
+    ...stackOptions,
+    serviceEnv: gatewayEnv
+      ? {
+          ...stackOptions.serviceEnv,
+          'gateway-1': { ...gatewayEnv, ...stackOptions.serviceEnv?.['gateway-1'] },
+          'gateway-2': { ...gatewayEnv, ...stackOptions.serviceEnv?.['gateway-2'] },
+        }
+      : stackOptions.serviceEnv,
   });
   const run = stack.namespace.run;
   const clients: ChatClient[] = [];
@@ -62,6 +74,8 @@ export async function setup(
     user: (name) => `${name}-${run}`,
     session: (name) => `${name}-${run}`,
     token: (userId, ttl) => signToken(userId, DEV_AUTH_SECRET, ttl),
+    httpUrl: (gateway = 1) =>
+      `http://127.0.0.1:${gateway === 1 ? stack.ports.gateway1 : stack.ports.gateway2}`,
     serviceTokens: (identity = { service: 'cli' }) =>
       new ServiceTokens(identity, stack.serviceSecret),
     connect: async (userId, gateway = 1, connectOptions = {}) => {

@@ -126,6 +126,18 @@ describe('Dockerfile', () => {
     );
   });
 
+  it('gives the gateway image the web app it serves, and points WEB_ROOT at it', () => {
+    const web = buildRuns.find((r) => r.includes('@tracechat/web'));
+    expect(web).toBeDefined();
+    // built only for the gateway, copied into the deployed folder the runtime stage copies to /app
+    expect(web).toMatch(/"\$\{SERVICE\}" = gateway/);
+    expect(web).toMatch(/pnpm --filter "@tracechat\/web\.\.\." build/);
+    expect(web).toMatch(/cp -R apps\/web\/dist\/\. \/out\/web\//);
+    expect(buildRuns.indexOf(web!)).toBeGreaterThan(buildRuns.indexOf(deployLine!));
+    const env = inStage('service-gateway').find((i) => i.keyword === 'ENV')?.args;
+    expect(env).toBe('WEB_ROOT=/app/web');
+  });
+
   it('.dockerignore keeps host builds, dependencies and history out of the context', () => {
     const ignored = readText('.dockerignore')
       .split('\n')

@@ -133,6 +133,43 @@ describe('gRPC fuzzing', () => {
     },
   );
 
+  it.each([
+    [
+      'a message_id that is not a UUID',
+      { messageId: "x' OR '1'='1" },
+      grpc.status.INVALID_ARGUMENT,
+    ],
+    [
+      'a message_id of megabytes',
+      { messageId: 'x'.repeat(2 * 1024 * 1024) },
+      grpc.status.INVALID_ARGUMENT,
+    ],
+    ['a user_id no user can have', { userId: 'a b' }, grpc.status.INVALID_ARGUMENT],
+    ['a message that does not exist', {}, grpc.status.NOT_FOUND],
+  ])(
+    'logic answers GetMessage with %s by a status, never a crash',
+    async (_label, change, status) => {
+      const method = Object.fromEntries(methodsOf('ChatService')).GetMessage!;
+      const valid = {
+        messageId: '00000000-0000-4000-8000-000000000001',
+        userId: stack.user('alice'),
+      };
+      const client = new grpc.Client(
+        `127.0.0.1:${stack.ports.logic}`,
+        grpc.credentials.createInsecure(),
+        {
+          'grpc.max_send_message_length': 16 * 1024 * 1024,
+        },
+      );
+      try {
+        const body = method.requestSerialize({ ...valid, ...change });
+        expect((await call(client, method.path, body)).code).toBe(status);
+      } finally {
+        client.close();
+      }
+    },
+  );
+
   it('ends every call to every internal method with a status, and the stack keeps serving chat', async () => {
     const started = Date.now();
     const { alice, bob, room, send } = await chatPair(stack, 'grpc-chat', [1, 2]);

@@ -2,7 +2,7 @@
 // the measured window, then spans, the per-hop breakdown and idle connections.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEV_AUTH_SECRET, signToken } from '@tracechat/contracts';
+import { signToken, userTokenSecret } from '@tracechat/contracts';
 import { startIsolatedStack } from '../isolated';
 import { freePort } from '../process';
 import type { IsolatedStack } from '../isolated';
@@ -76,7 +76,10 @@ export async function benchRun(
   );
   // the idle-connection figures ask gateway-1 for a full collection through its inspector
   const inspectorPort = options.idleConnections > 0 ? await freePort() : undefined;
+  // the same secret as every other command: AUTH_SECRET, else the development secret
+  const authSecret = userTokenSecret(process.env);
   const stack = await startIsolatedStack({
+    authSecret,
     databaseBaseUrl: process.env.TEST_DATABASE_BASE_URL || undefined,
     environment: 'bench',
     collector,
@@ -94,7 +97,7 @@ export async function benchRun(
   });
   try {
     const groups = processGroups(stack);
-    const token = (user: string) => signToken(user, DEV_AUTH_SECRET, 3600);
+    const token = (user: string) => signToken(user, authSecret, 3600);
     let load: LoadResult | null = null;
     let cpu: CpuReport | null = null;
     let memory: MemoryUsage[] = memoryOf(groups);

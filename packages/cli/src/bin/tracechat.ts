@@ -1,25 +1,20 @@
-// `tracechat <command> [args]`: the stack on this machine and the tools around it.
-import { bench } from '../commands/bench';
-import { send } from '../commands/send';
-import { soak } from '../commands/soak';
-import { start } from '../commands/start';
-import { token } from '../commands/token';
+// `tracechat <command> [options]`: the stack on this machine and the tools around it
+// (../program.ts declares the commands).
+import { runCli } from '../program';
 
-const COMMANDS: Record<string, (args: readonly string[]) => Promise<void>> = {
-  start,
-  token,
-  send,
-  bench,
-  soak,
-};
+// `tracechat trace … | head`: a reader that stops early is not an error
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
 
-const [name, ...args] = process.argv.slice(2);
-const command = name === undefined ? undefined : COMMANDS[name];
-if (!command) {
-  console.error(`usage: tracechat <${Object.keys(COMMANDS).join('|')}> [args]`);
-  process.exit(2);
-}
-command(args).catch((err: unknown) => {
-  console.error(`${name}: ${(err as Error).message}`);
-  process.exit(1);
-});
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

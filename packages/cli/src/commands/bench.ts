@@ -1,11 +1,12 @@
 // `tracechat bench` (`pnpm bench …`): the load bench. Starts a stack of its own on free ports,
 // drives an open- or closed-loop load through both gateways and prints latency, throughput,
 // errors, CPU and memory of every process, spans exported and lost, the per-hop breakdown and the
-// floors of the machine; `--compare` runs it untraced and traced. `--help` lists the options;
-// the modules are in ../bench.
+// floors of the machine; `--compare` runs it untraced and traced. The options are declared in
+// ../program.ts; the modules are in ../bench.
 import { measureFloors } from '../bench/floors';
 import type { LoadProgress } from '../bench/load';
-import { USAGE, hasLoad, parseBenchArgs } from '../bench/options';
+import { hasLoad } from '../bench/options';
+import type { BenchOptions } from '../bench/options';
 import { formatReport, ratios } from '../bench/report';
 import type { BenchReport } from '../bench/report';
 import { benchRun } from '../bench/run';
@@ -14,12 +15,7 @@ import type { RunResult } from '../bench/run';
 /** The gateway's default frame rate per connection (RATE_LIMIT_PER_SECOND). */
 const GATEWAY_RATE_LIMIT = 50;
 
-export async function bench(args: readonly string[]): Promise<void> {
-  const options = parseBenchArgs(args);
-  if (options.help) {
-    console.log(USAGE);
-    return;
-  }
+export async function bench(options: BenchOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const tty = process.stderr.isTTY === true;
   let progressShown = false;

@@ -1,14 +1,13 @@
-// `tracechat token <user> [ttl-seconds]` (`pnpm token`): prints a dev JWT (HS256, AUTH_SECRET or
-// the dev secret).
-import { DEV_AUTH_SECRET, isUserId, signToken } from '@tracechat/contracts';
+// `tracechat token <user> [ttl-seconds]` (`pnpm -s token alice`): prints a client token, signed
+// with the secret the stack checks (`userTokenSecret`: AUTH_SECRET, else the development secret).
+import { isUserId, signToken } from '@tracechat/contracts';
+import { UsageError, tokenSecret } from '../cli-env';
+import type { Env } from '../cli-env';
 
-export function token(args: readonly string[]): Promise<void> {
-  const [user, ttl] = args;
-  if (!isUserId(user)) {
-    console.error('usage: pnpm token <user-id> [ttl-seconds]');
-    process.exit(2);
-  }
-  const secret = process.env.AUTH_SECRET || DEV_AUTH_SECRET;
-  console.log(signToken(user, secret, ttl ? Number(ttl) : 24 * 3600));
-  return Promise.resolve();
+export function token(options: { readonly user: string; readonly ttl: number }, env: Env): void {
+  if (!isUserId(options.user))
+    throw new UsageError(
+      `${JSON.stringify(options.user)} is not a user id: 1–128 letters, digits, '.', '_', '@' or '-'`,
+    );
+  console.log(signToken(options.user, tokenSecret(env), options.ttl));
 }

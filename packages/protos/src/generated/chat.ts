@@ -5,6 +5,8 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { CallStatus as _tracechat_v1_CallStatus, CallStatus__Output as _tracechat_v1_CallStatus__Output } from './tracechat/v1/CallStatus';
 import type { ChatMessage as _tracechat_v1_ChatMessage, ChatMessage__Output as _tracechat_v1_ChatMessage__Output } from './tracechat/v1/ChatMessage';
 import type { ChatServiceClient as _tracechat_v1_ChatServiceClient, ChatServiceDefinition as _tracechat_v1_ChatServiceDefinition } from './tracechat/v1/ChatService';
+import type { GetMessageRequest as _tracechat_v1_GetMessageRequest, GetMessageRequest__Output as _tracechat_v1_GetMessageRequest__Output } from './tracechat/v1/GetMessageRequest';
+import type { GetMessageResponse as _tracechat_v1_GetMessageResponse, GetMessageResponse__Output as _tracechat_v1_GetMessageResponse__Output } from './tracechat/v1/GetMessageResponse';
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from './tracechat/v1/HistoryRequest';
 import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from './tracechat/v1/HistoryResponse';
 import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from './tracechat/v1/InviteMemberRequest';
@@ -33,6 +35,8 @@ export interface ProtoGrpcType {
       CallStatus: MessageTypeDefinition<_tracechat_v1_CallStatus, _tracechat_v1_CallStatus__Output>
       ChatMessage: MessageTypeDefinition<_tracechat_v1_ChatMessage, _tracechat_v1_ChatMessage__Output>
       ChatService: SubtypeConstructor<typeof grpc.Client, _tracechat_v1_ChatServiceClient> & { service: _tracechat_v1_ChatServiceDefinition }
+      GetMessageRequest: MessageTypeDefinition<_tracechat_v1_GetMessageRequest, _tracechat_v1_GetMessageRequest__Output>
+      GetMessageResponse: MessageTypeDefinition<_tracechat_v1_GetMessageResponse, _tracechat_v1_GetMessageResponse__Output>
       HistoryRequest: MessageTypeDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryRequest__Output>
       HistoryResponse: MessageTypeDefinition<_tracechat_v1_HistoryResponse, _tracechat_v1_HistoryResponse__Output>
       InviteMemberRequest: MessageTypeDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberRequest__Output>

@@ -59,6 +59,10 @@ export const descriptor = {
                 "ListMembers": {
                   "requestType": "ListMembersRequest",
                   "responseType": "ListMembersResponse"
+                },
+                "GetMessage": {
+                  "requestType": "GetMessageRequest",
+                  "responseType": "GetMessageResponse"
                 }
               }
             },
@@ -283,6 +287,26 @@ export const descriptor = {
               "fields": {
                 "messages": {
                   "rule": "repeated",
+                  "type": "ChatMessage",
+                  "id": 1
+                }
+              }
+            },
+            "GetMessageRequest": {
+              "fields": {
+                "messageId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "userId": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "GetMessageResponse": {
+              "fields": {
+                "message": {
                   "type": "ChatMessage",
                   "id": 1
                 }

@@ -11,6 +11,8 @@ import type { DeliverCall as _tracechat_v1_DeliverCall, DeliverCall__Output as _
 import type { DeliverRequest as _tracechat_v1_DeliverRequest, DeliverRequest__Output as _tracechat_v1_DeliverRequest__Output } from './tracechat/v1/DeliverRequest';
 import type { DeliverResponse as _tracechat_v1_DeliverResponse, DeliverResponse__Output as _tracechat_v1_DeliverResponse__Output } from './tracechat/v1/DeliverResponse';
 import type { DeliverResult as _tracechat_v1_DeliverResult, DeliverResult__Output as _tracechat_v1_DeliverResult__Output } from './tracechat/v1/DeliverResult';
+import type { GetMessageRequest as _tracechat_v1_GetMessageRequest, GetMessageRequest__Output as _tracechat_v1_GetMessageRequest__Output } from './tracechat/v1/GetMessageRequest';
+import type { GetMessageResponse as _tracechat_v1_GetMessageResponse, GetMessageResponse__Output as _tracechat_v1_GetMessageResponse__Output } from './tracechat/v1/GetMessageResponse';
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from './tracechat/v1/HistoryRequest';
 import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from './tracechat/v1/HistoryResponse';
 import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from './tracechat/v1/InviteMemberRequest';
@@ -46,6 +48,8 @@ export interface ProtoGrpcType {
       DeliverRequest: MessageTypeDefinition<_tracechat_v1_DeliverRequest, _tracechat_v1_DeliverRequest__Output>
       DeliverResponse: MessageTypeDefinition<_tracechat_v1_DeliverResponse, _tracechat_v1_DeliverResponse__Output>
       DeliverResult: MessageTypeDefinition<_tracechat_v1_DeliverResult, _tracechat_v1_DeliverResult__Output>
+      GetMessageRequest: MessageTypeDefinition<_tracechat_v1_GetMessageRequest, _tracechat_v1_GetMessageRequest__Output>
+      GetMessageResponse: MessageTypeDefinition<_tracechat_v1_GetMessageResponse, _tracechat_v1_GetMessageResponse__Output>
       HistoryRequest: MessageTypeDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryRequest__Output>
       HistoryResponse: MessageTypeDefinition<_tracechat_v1_HistoryResponse, _tracechat_v1_HistoryResponse__Output>
       InviteMemberRequest: MessageTypeDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberRequest__Output>

@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { GetMessageRequest as _tracechat_v1_GetMessageRequest, GetMessageRequest__Output as _tracechat_v1_GetMessageRequest__Output } from '../../tracechat/v1/GetMessageRequest';
+import type { GetMessageResponse as _tracechat_v1_GetMessageResponse, GetMessageResponse__Output as _tracechat_v1_GetMessageResponse__Output } from '../../tracechat/v1/GetMessageResponse';
 import type { HistoryRequest as _tracechat_v1_HistoryRequest, HistoryRequest__Output as _tracechat_v1_HistoryRequest__Output } from '../../tracechat/v1/HistoryRequest';
 import type { HistoryResponse as _tracechat_v1_HistoryResponse, HistoryResponse__Output as _tracechat_v1_HistoryResponse__Output } from '../../tracechat/v1/HistoryResponse';
 import type { InviteMemberRequest as _tracechat_v1_InviteMemberRequest, InviteMemberRequest__Output as _tracechat_v1_InviteMemberRequest__Output } from '../../tracechat/v1/InviteMemberRequest';
@@ -19,6 +21,15 @@ import type { SendMessagesRequest as _tracechat_v1_SendMessagesRequest, SendMess
 import type { SendMessagesResponse as _tracechat_v1_SendMessagesResponse, SendMessagesResponse__Output as _tracechat_v1_SendMessagesResponse__Output } from '../../tracechat/v1/SendMessagesResponse';
 
 export interface ChatServiceClient extends grpc.Client {
+  GetMessage(argument: _tracechat_v1_GetMessageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  GetMessage(argument: _tracechat_v1_GetMessageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  GetMessage(argument: _tracechat_v1_GetMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  GetMessage(argument: _tracechat_v1_GetMessageRequest, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  getMessage(argument: _tracechat_v1_GetMessageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  getMessage(argument: _tracechat_v1_GetMessageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  getMessage(argument: _tracechat_v1_GetMessageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  getMessage(argument: _tracechat_v1_GetMessageRequest, callback: grpc.requestCallback<_tracechat_v1_GetMessageResponse__Output>): grpc.ClientUnaryCall;
+  
   History(argument: _tracechat_v1_HistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
   History(argument: _tracechat_v1_HistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
   History(argument: _tracechat_v1_HistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tracechat_v1_HistoryResponse__Output>): grpc.ClientUnaryCall;
@@ -85,6 +96,8 @@ export interface ChatServiceClient extends grpc.Client {
 }
 
 export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
+  GetMessage: grpc.handleUnaryCall<_tracechat_v1_GetMessageRequest__Output, _tracechat_v1_GetMessageResponse>;
+  
   History: grpc.handleUnaryCall<_tracechat_v1_HistoryRequest__Output, _tracechat_v1_HistoryResponse>;
   
   InviteMember: grpc.handleUnaryCall<_tracechat_v1_InviteMemberRequest__Output, _tracechat_v1_InviteMemberResponse>;
@@ -102,6 +115,7 @@ export interface ChatServiceHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ChatServiceDefinition extends grpc.ServiceDefinition {
+  GetMessage: MethodDefinition<_tracechat_v1_GetMessageRequest, _tracechat_v1_GetMessageResponse, _tracechat_v1_GetMessageRequest__Output, _tracechat_v1_GetMessageResponse__Output>
   History: MethodDefinition<_tracechat_v1_HistoryRequest, _tracechat_v1_HistoryResponse, _tracechat_v1_HistoryRequest__Output, _tracechat_v1_HistoryResponse__Output>
   InviteMember: MethodDefinition<_tracechat_v1_InviteMemberRequest, _tracechat_v1_InviteMemberResponse, _tracechat_v1_InviteMemberRequest__Output, _tracechat_v1_InviteMemberResponse__Output>
   JoinSession: MethodDefinition<_tracechat_v1_JoinSessionRequest, _tracechat_v1_JoinSessionResponse, _tracechat_v1_JoinSessionRequest__Output, _tracechat_v1_JoinSessionResponse__Output>
