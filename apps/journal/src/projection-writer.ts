@@ -59,10 +59,14 @@ export class ProjectionWriter {
   /** Records that JetStream has a shard's messages below `offset`. */
   notePublished(shardId: string, offset: number): void {
     this.published.set(shardId, Math.max(offset, this.published.get(shardId) ?? 0));
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined;
-      void this.flushPublished().catch(() => undefined); // the next save or flush carries it
-    }, PUBLISHED_FLUSH_MS);
+    // the timer would otherwise inherit the context of the message being published, and the
+    // offset update (which is no message's work) would join that message's trace
+    this.flushTimer ??= otelContext.with(ROOT_CONTEXT, () =>
+      setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flushPublished().catch(() => undefined); // the next save or flush carries it
+      }, PUBLISHED_FLUSH_MS),
+    );
   }
 
   /** Writes the published offsets not written yet (on stop, and by the timer). */
@@ -72,11 +76,13 @@ export class ProjectionWriter {
     const published = this.takePublished();
     if (published.shards.length === 0) return;
     try {
-      await this.pool.query(
-        `UPDATE projections p SET published_offset = GREATEST(p.published_offset, v.published)
+      await otelContext.with(ROOT_CONTEXT, () =>
+        this.pool.query(
+          `UPDATE projections p SET published_offset = GREATEST(p.published_offset, v.published)
          FROM unnest($1::text[], $2::bigint[]) AS v(shard_id, published)
          WHERE p.shard_id = v.shard_id`,
-        [published.shards, published.offsets],
+          [published.shards, published.offsets],
+        ),
       );
     } catch (err) {
       this.restorePublished(published);

@@ -1,4 +1,4 @@
-import { context as otelContext, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context as otelContext, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import {
   Attr,
@@ -77,7 +77,9 @@ export class ShardProjector {
   ) {}
 
   start(): void {
-    this.loop ??= this.run();
+    // The loop outlives whatever call starts it (often the first append of a message): its own
+    // queries belong to no message, so it runs outside that message's trace.
+    this.loop ??= otelContext.with(ROOT_CONTEXT, () => this.run());
   }
 
   /**
