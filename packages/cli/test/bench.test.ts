@@ -21,7 +21,7 @@ const SERVICES = [
 describe('tracechat bench', () => {
   it('prints its usage for --help, with every option', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'bench', '--help']);
-    expect(stdout).toMatch(/^usage: tracechat bench/);
+    expect(stdout).toMatch(/^Usage: tracechat bench/);
     for (const flag of [
       '--sessions',
       '--rate',
@@ -39,8 +39,8 @@ describe('tracechat bench', () => {
 
   it('refuses an option it does not know', async () => {
     await expect(run(process.execPath, [CLI, 'bench', '--senders', '8'])).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining("Unknown option '--senders'"),
+      code: 2,
+      stderr: expect.stringContaining("unknown option '--senders'"),
     });
   });
 

@@ -11,6 +11,7 @@ describe('service definitions', () => {
       'LeaveSession',
       'History',
       'ListMembers',
+      'GetMessage',
     ]);
     expect(Object.keys(v1.PushService.service)).toEqual(['Deliver', 'DeliverBatch']);
     expect(Object.keys(v1.JournalService.service)).toContain('AppendMessages');
