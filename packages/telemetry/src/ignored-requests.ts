@@ -22,3 +22,16 @@ export function isIgnoredIncomingRequest(
   const m = (method ?? 'GET').toUpperCase();
   return (m === 'GET' || m === 'HEAD') && WEB_APP.test(path);
 }
+
+/**
+ * Fastify routes that make no span: only `/api/` and `/admin` routes are traced, less those no
+ * HTTP server span is made for either (`isIgnoredIncomingRequest`: the web app's config, browser
+ * spans on their way to the collector). Health, readiness and metrics probes and the web app's
+ * static files start none. A route is judged by its pattern and every method it answers.
+ */
+export function untracedRoute(url: string | undefined, method: string | string[]): boolean {
+  const path = (url ?? '/').split('?')[0]!;
+  if (!path.startsWith('/api/') && !path.startsWith('/admin')) return true;
+  const methods = Array.isArray(method) ? method : [method];
+  return methods.every((m) => isIgnoredIncomingRequest(m, path));
+}

@@ -27,7 +27,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TelemetryConfig } from './config';
 import { LogSpanExporter } from './console-exporter';
-import { isIgnoredIncomingRequest } from './ignored-requests';
+import { isIgnoredIncomingRequest, untracedRoute } from './ignored-requests';
 import { createLogger } from './logger';
 import { ChatSampler } from './sampler';
 import type { Whitelist } from './sampler';
@@ -85,18 +85,6 @@ const noopMeterProvider: MeterProvider = { getMeter: () => createNoopMeter() };
  * attribute hashing on every query and request, so they get a meter that records nothing.
  * `fs`, `dns` and `net` are absent on purpose: noise, and stray one-span traces.
  */
-/**
- * Fastify routes that make no span (the HTTP server spans follow `isIgnoredIncomingRequest`):
- * only `/api/` and `/admin` routes are traced. Health,
- * readiness and metrics probes, the web app's static files and browser spans on their way to the
- * collector (`/api/otlp/`: a trace for every export of traces would be noise) start none.
- */
-export function untracedRequest(url: string | undefined): boolean {
-  const path = (url ?? '/').split('?')[0]!;
-  if (path.startsWith('/api/otlp/')) return true;
-  return !path.startsWith('/api/') && !path.startsWith('/admin');
-}
-
 function libraryInstrumentations(): Instrumentation[] {
   return [
     // A batch RPC belongs to no single message: each of its calls carries its own trace context
@@ -114,7 +102,8 @@ function libraryInstrumentations(): Instrumentation[] {
     new IORedisInstrumentation({ requireParentSpan: true }),
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
-      ignorePaths: ({ url }: { url: string }) => untracedRequest(url),
+      ignorePaths: ({ url, method }: { url: string; method: string | string[] }) =>
+        untracedRoute(url, method),
     }),
   ];
 }

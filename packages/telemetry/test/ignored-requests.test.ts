@@ -1,4 +1,4 @@
-import { isIgnoredIncomingRequest } from '../src/ignored-requests';
+import { isIgnoredIncomingRequest, untracedRoute } from '../src/ignored-requests';
 
 describe('isIgnoredIncomingRequest — HTTP requests that get no span', () => {
   it.each([
@@ -28,5 +28,25 @@ describe('isIgnoredIncomingRequest — HTTP requests that get no span', () => {
     ['GET', '/metricsfoo'],
   ])('traces %s %s', (method, url) => {
     expect(isIgnoredIncomingRequest(method, url)).toBe(false);
+  });
+});
+
+describe('untracedRoute (fastify route spans)', () => {
+  it.each([
+    ['/healthz', 'GET'],
+    ['/', ['GET', 'HEAD']],
+    ['/*', ['GET', 'HEAD']],
+    ['/api/config', 'GET'],
+    ['/api/otlp/v1/traces', 'POST'],
+  ])('makes no span for %s %s', (url, method) => {
+    expect(untracedRoute(url, method)).toBe(true);
+  });
+
+  it.each([
+    ['/api/messages/:message_id/trace', 'GET'],
+    ['/api/dev/token', 'POST'],
+    ['/admin/sampling/whitelist', ['GET', 'POST']],
+  ])('traces %s %s', (url, method) => {
+    expect(untracedRoute(url, method)).toBe(false);
   });
 });
