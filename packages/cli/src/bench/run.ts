@@ -53,6 +53,14 @@ function portOf(url: string, fallback: number): number {
   }
 }
 
+/** The MQTT port of gateway 1 or 2 on a stack started with its MQTT listeners. */
+export function mqttPort(stack: IsolatedStack, gateway: 1 | 2): number {
+  const ports = stack.ports as unknown as Record<string, number | undefined>;
+  const port = ports[`mqtt${gateway}`];
+  if (!port) throw new Error(`the stack has no MQTT port for gateway-${gateway}`);
+  return port;
+}
+
 export function processGroups(stack: IsolatedStack): ProcessGroup[] {
   return [
     ...[...stack.processes].map(([name, proc]) => serviceGroup(name, () => proc.pid)),
@@ -106,7 +114,7 @@ export async function benchRun(
       let start: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
       let end: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
       log(
-        `${label}: ${options.inFlight ? `closed loop, ${options.inFlight} in flight per sender` : `${options.rate} msg/s`} over ${options.sessions} sessions, ${options.warmup} s warm-up + ${options.seconds} s measured`,
+        `${label}: ${options.inFlight ? `closed loop, ${options.inFlight} in flight per sender` : `${options.rate} msg/s`} over ${options.sessions} sessions${options.mqtt ? ' (senders on MQTT)' : ''}, ${options.warmup} s warm-up + ${options.seconds} s measured`,
       );
       const run = await runLoad(
         {
@@ -114,6 +122,7 @@ export async function benchRun(
           receiverUrl: stack.gatewayUrls[1],
           run: stack.namespace.run,
           token,
+          senderMqttUrl: options.mqtt ? `mqtt://127.0.0.1:${mqttPort(stack, 1)}` : undefined,
         },
         {
           sessions: options.sessions,
