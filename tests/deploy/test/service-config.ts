@@ -150,11 +150,11 @@ export function listeners(service: ServiceEnv, env: Readonly<Record<string, stri
       const { host, port } = hostPort(value(name)!);
       out.push({ env: name, host, port, protocol: 'grpc' });
     } else if (name === 'MQTT_PORT' && service.kindOf(name) === 'int') {
-      // off unless set (or 0); on the gateway's host unless MQTT_HOST is a variable of its own
-      const port = Number(value(name) ?? 0);
-      if (port === 0) continue;
-      const host = service.reads('MQTT_HOST') ? value('MQTT_HOST') : value('GATEWAY_HOST');
-      out.push({ env: name, host: host ?? '127.0.0.1', port, protocol: 'mqtt' });
+      // `off` (or no port at all) turns it off; MQTT_HOST defaults to the gateway's own host
+      const port = Number(value(name));
+      if (!Number.isInteger(port) || port === 0) continue;
+      const host = value('MQTT_HOST') ?? value('GATEWAY_HOST') ?? '127.0.0.1';
+      out.push({ env: name, host, port, protocol: 'mqtt' });
     } else if (/_PORT$/.test(name) && service.kindOf(name) === 'int') {
       const hostVar = name.replace(/_PORT$/, '_HOST');
       out.push({
