@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { Attr, CloseCode, MetricName } from '@tracechat/contracts';
+import { Attr, MetricName } from '@tracechat/contracts';
 import { Presence, WhitelistStore } from '@tracechat/presence';
 import { LogicClient, ServiceTokens } from '@tracechat/protos';
 import { runChecks } from '@tracechat/runtime';
@@ -184,8 +184,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       const users = [...hub.users()];
       await presence.withdrawGateway(config.gatewayId).catch(() => undefined);
       await presence.offline(config.gatewayId, users).catch(() => undefined);
-      for (const conn of hub.all())
-        conn.socket.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+      for (const conn of hub.all()) conn.shutdown();
       await push.close();
       logic.close();
       await app.close();
