@@ -19,6 +19,9 @@ export interface StackPorts {
   /** The gateways' admin API (a port of its own, on 127.0.0.1). */
   readonly admin1: number;
   readonly admin2: number;
+  /** The gateways' MQTT 5 TCP listeners (MQTT_PORT). */
+  readonly mqtt1: number;
+  readonly mqtt2: number;
   readonly logic: number;
   readonly logicHealth: number;
   readonly taskHealth: number;
@@ -51,6 +54,8 @@ export const DEFAULT_PORTS: StackPorts = {
   push2: 50061,
   admin1: 8090,
   admin2: 8091,
+  mqtt1: 1884,
+  mqtt2: 1885,
   logic: 50052,
   logicHealth: 9152,
   taskHealth: 9153,
@@ -454,6 +459,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
     const push = n === 1 ? ports.push1 : ports.push2;
     const admin = n === 1 ? ports.admin1 : ports.admin2;
+    const mqtt = n === 1 ? ports.mqtt1 : ports.mqtt2;
     const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
     return supervised({
       name,
@@ -468,6 +474,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
         ADMIN_PORT: String(admin),
+        MQTT_PORT: String(mqtt),
         // the trace endpoint reads this stack's Jaeger; JAEGER_UI_URL stays unset (no real UI)
         JAEGER_QUERY_URL: `http://127.0.0.1:${ports.jaegerQuery}`,
         ...options.serviceEnv?.[name],

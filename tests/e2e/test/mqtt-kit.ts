@@ -4,6 +4,7 @@
  * the Mosquitto command-line clients as spawned processes.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -15,10 +16,7 @@ import type { TestStack } from '@tracechat/testkit';
 
 /** gateway-1's or gateway-2's MQTT port on the test stack. */
 export function mqttPort(stack: TestStack, gateway: 1 | 2): number {
-  const ports = stack.ports as unknown as Record<string, number | undefined>;
-  const port = ports[`mqtt${gateway}`];
-  if (!port) throw new Error(`the test stack has no MQTT port for gateway-${gateway} (stack.ports.mqtt${gateway})`);
-  return port;
+  return gateway === 1 ? stack.ports.mqtt1 : stack.ports.mqtt2;
 }
 
 /**
@@ -258,11 +256,11 @@ export class MosquittoSub {
   }
 
   static start(stack: TestStack, user: string, gateway: 1 | 2, session: string): MosquittoSub {
-    const proc = spawn(
-      'mosquitto_sub',
-      ['-d', '-V', 'mqttv5', '-h', '127.0.0.1', '-p', String(mqttPort(stack, gateway)), '-u', user, '-P', stack.token(user), '-t', `chat/${session}`, '-F', '%p %P'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    // line-buffered output (stdbuf, coreutils): a pipe would hold the SUBACK and messages back
+    const args = ['-d', '-V', 'mqttv5', '-h', '127.0.0.1', '-p', String(mqttPort(stack, gateway)), '-u', user, '-P', stack.token(user), '-t', `chat/${session}`, '-F', '%p %P'];
+    const proc = existsSync('/usr/bin/stdbuf')
+      ? spawn('/usr/bin/stdbuf', ['-oL', 'mosquitto_sub', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn('mosquitto_sub', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     return new MosquittoSub(proc);
   }
 

@@ -150,7 +150,7 @@ describe('refusals carry the MQTT 5 reason codes', () => {
     const owner = await stack.connect(stack.user('owner'), 1);
     expect(await owner.request({ type: 'join', session: room })).toMatchObject({ type: 'joined' });
     const mallory = await mqttUser(stack.user('mallory'), 2);
-    await expect(mallory.subscribeAsync(`chat/${room}`, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    await expect(mallory.subscribeAsync(`chat/${room}`, { qos: 1 })).rejects.toMatchObject({ packet: { cmd: 'suback', granted: [0x87] } });
     await expect(mallory.publishAsync(`chat/${room}`, 'let me in', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
     expect(mallory.connected).toBe(true);
     // nothing reached the session
@@ -175,12 +175,25 @@ describe('refusals carry the MQTT 5 reason codes', () => {
     raw.write(Buffer.from([0x30, 0x03, 0x00, 0x09, 0x61]));
     expect(await raw.waitClosed(10_000)).toBe(true);
     expect(disconnectReason(raw)).toBe(0x81);
-    // a SUBSCRIBE with no topic filter at all
+    // a SUBSCRIBE whose fixed header flags are not 0010 (MQTT 5.0, 2.1.3: a malformed packet)
+    const topic = Buffer.from(`chat/${stack.session('malformed')}`);
+    const body = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, topic.length]), topic, Buffer.from([0x01])]);
     const second = await RawMqtt.connected(stack, stack.user('malformed'), 1);
     raws.push(second.raw);
-    second.raw.write(Buffer.from([0x82, 0x03, 0x00, 0x01, 0x00]));
-    expect(await second.raw.waitClosed(10_000)).toBe(true);
+    second.raw.write(Buffer.concat([Buffer.from([0x80, body.length]), body]));
+    expect([await second.raw.waitClosed(10_000), second.raw.describe()]).toEqual([true, expect.any(String)]);
     expect(disconnectReason(second.raw)).toBe(0x81);
+  });
+
+  // MQTT 5.0, 3.8.3: a SUBSCRIBE packet with no payload is a Protocol Error. The gateway answers it
+  // with a SUBACK of no reason codes and keeps the connection: marked failing until it refuses it
+  // (then this flips to a failure, and `.failing` goes).
+  it.failing('ends a SUBSCRIBE without any topic filter as a protocol error (0x82)', async () => {
+    const { raw } = await RawMqtt.connected(stack, stack.user('empty-subscribe'), 1);
+    raws.push(raw);
+    raw.write(Buffer.from([0x82, 0x03, 0x00, 0x01, 0x00]));
+    expect([await raw.waitClosed(10_000), raw.describe()]).toEqual([true, expect.any(String)]);
+    expect(disconnectReason(raw)).toBe(0x82);
   });
 });
 

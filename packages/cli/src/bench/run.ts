@@ -53,14 +53,6 @@ function portOf(url: string, fallback: number): number {
   }
 }
 
-/** The MQTT port of gateway 1 or 2 on a stack started with its MQTT listeners. */
-export function mqttPort(stack: IsolatedStack, gateway: 1 | 2): number {
-  const ports = stack.ports as unknown as Record<string, number | undefined>;
-  const port = ports[`mqtt${gateway}`];
-  if (!port) throw new Error(`the stack has no MQTT port for gateway-${gateway}`);
-  return port;
-}
-
 export function processGroups(stack: IsolatedStack): ProcessGroup[] {
   return [
     ...[...stack.processes].map(([name, proc]) => serviceGroup(name, () => proc.pid)),
@@ -122,7 +114,7 @@ export async function benchRun(
           receiverUrl: stack.gatewayUrls[1],
           run: stack.namespace.run,
           token,
-          senderMqttUrl: options.mqtt ? `mqtt://127.0.0.1:${mqttPort(stack, 1)}` : undefined,
+          senderMqttUrl: options.mqtt ? `mqtt://127.0.0.1:${stack.ports.mqtt1}` : undefined,
         },
         {
           sessions: options.sessions,
