@@ -72,7 +72,7 @@ class Worker {
   ) {}
 
   private async connection(): Promise<RawMqtt> {
-    if (!this.conn || this.conn.closed) {
+    if (!this.conn || this.conn.closed || this.conn.socket.destroyed) {
       if (this.conn) this.reconnects++;
       const { raw, connack } = await RawMqtt.connected(stack, this.user, this.gateway);
       if (code(connack) !== 0) throw new Error(`CONNACK ${hex(code(connack))} for a valid CONNECT`);
@@ -99,7 +99,13 @@ class Worker {
     // a PINGREQ case has a PINGRESP of its own before the sync's
     const ownPings = c.label === 'valid' && c.packet?.cmd === 'pingreq' ? 1 : 0;
     const syncPacket = () => conn.packets.slice(from).filter((p) => p.cmd === 'pingresp')[ownPings];
-    await conn.until(() => syncPacket() !== undefined, complete ? REPLY_TIMEOUT_MS : UNFINISHED_WAIT_MS, from);
+    // a PINGRESP comes at once, while a SUBACK or PUBACK waits for logic: wait for the ack too
+    const expected = c.label === 'valid' ? expectationOf(c, this.maxPacketBytes) : undefined;
+    const ackOf = expected?.kind === 'ack' && expected.ack && expected.ack !== 'pingresp' ? expected : undefined;
+    const acked = () =>
+      !ackOf ||
+      conn.packets.slice(from).some((p) => p.cmd === ackOf.ack && (ackOf.packetId === undefined || (p as { messageId?: number }).messageId === ackOf.packetId));
+    await conn.until(() => syncPacket() !== undefined && acked(), complete ? REPLY_TIMEOUT_MS : UNFINISHED_WAIT_MS, from);
     const sync = syncPacket();
     const replies = conn.packets.slice(from).filter((p) => p.cmd !== 'publish');
     if (!sync && !conn.closed) {
@@ -108,8 +114,7 @@ class Worker {
       return { replies, closed: false, waiting: true, parseError: conn.parseError?.message };
     }
     // the PINGRESP of the sync itself is not part of the case's answer
-    const end = sync ? replies.findIndex((p) => p === sync) : -1;
-    const own = end >= 0 ? replies.slice(0, end) : replies;
+    const own = replies.filter((p) => p !== sync);
     const disconnect = own.find((p) => p.cmd === 'disconnect');
     if (disconnect && !conn.closed) await conn.waitClosed(REPLY_TIMEOUT_MS);
     const closed = conn.closed;
@@ -172,7 +177,7 @@ function verdict(c: MqttCase, outcome: Outcome, maxPacketBytes: number): string 
     return undefined;
   }
   const expected = expectationOf(c, maxPacketBytes);
-  const replied = JSON.stringify(outcome.replies.map((p) => ({ cmd: p.cmd, reasonCode: code(p) })));
+  const replied = JSON.stringify(outcome.replies.map((p) => ({ ...p, payload: undefined })));
   if (outcome.replies.some((p) => p.cmd === 'connack')) return `a CONNACK on a connected connection: ${replied}`;
   if (expected.kind === 'close') {
     if (!outcome.closed) return `expected the connection to end${expected.reason ? ` with ${hex(expected.reason)}` : ''}, got ${replied}`;
