@@ -799,6 +799,84 @@ describe('MQTT pushes', () => {
     await waitFor(() => got.plain === 2 && got.quiet === 1);
   });
 
+  it('holds QoS 1 pushes past the client receive maximum until it acknowledges, and drops one too large', async () => {
+    const { mqttPort, pushPort } = await gateway();
+    const user = uniq('slow');
+    const room = uniq('room');
+    const s = await raw(mqttPort);
+    await s.connect(user, {
+      properties: { receiveMaximum: 1, maximumPacketSize: 1024 },
+    } as Partial<Packet>);
+    s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `chat/${room}`, qos: 1 }] });
+    await s.next('suback');
+    const push = (seq: number, text: string) =>
+      deliver(pushPort, {
+        message: {
+          messageId: `01JSLOW${seq}`,
+          sessionId: room,
+          seq,
+          senderId: 'ann',
+          text,
+          sentAtMs: Date.now(),
+          traceId: 'd'.repeat(32),
+        },
+        userIds: [user],
+        excludeConnectionId: '',
+      });
+    expect((await push(1, 'one')).connections).toBe(1);
+    expect((await push(2, 'two')).connections).toBe(1);
+    expect((await push(3, 'x'.repeat(2000))).connections).toBe(0);
+    const first = (await s.next('publish')) as { messageId: number; payload: Buffer };
+    expect(first.payload.toString()).toBe('one');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.packets.filter((p) => p.cmd === 'publish')).toHaveLength(0);
+    s.send({ cmd: 'puback', messageId: first.messageId, reasonCode: 0 });
+    const second = (await s.next('publish')) as { payload: Buffer };
+    expect(second.payload.toString()).toBe('two');
+  });
+
+  it('ends an MQTT connection whose token expires with DISCONNECT 0x87', async () => {
+    const { mqttPort } = await gateway();
+    const user = uniq('brief');
+    const s = await raw(mqttPort);
+    s.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      clientId: 'brief',
+      keepalive: 60,
+      username: user,
+      password: Buffer.from(signToken(user, DEV_AUTH_SECRET, 1)),
+    } as Packet);
+    expect(((await s.next('connack')) as { reasonCode?: number }).reasonCode).toBe(0);
+    const d = (await s.next('disconnect', 4000)) as {
+      reasonCode?: number;
+      properties?: { reasonString?: string };
+    };
+    expect(d.reasonCode).toBe(0x87);
+    expect(d.properties?.reasonString).toBe('token expired');
+  });
+
+  it('applies the Origin rule of /ws to /mqtt', async () => {
+    const { port } = await gateway();
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt', {
+        headers: { origin: 'https://evil.example.com' },
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once('open', () => {
+        resolve(101);
+        ws.terminate();
+      });
+      ws.once('error', reject);
+    });
+    expect(status).toBe(403);
+  });
+
   it('serves MQTT over WebSocket at /mqtt', async () => {
     const { port, pushPort } = await gateway();
     const user = uniq('wsmqtt');
