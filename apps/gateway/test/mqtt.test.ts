@@ -7,7 +7,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { generate, parser as createParser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { WebSocket } from 'ws';
-import { DEV_AUTH_SECRET, SpanName, signToken } from '@tracechat/contracts';
+import { Attr, DEV_AUTH_SECRET, SpanName, signToken } from '@tracechat/contracts';
 import {
   RpcError,
   ServiceTokens,
@@ -383,6 +383,15 @@ describe('MQTT CONNECT', () => {
   });
 });
 
+describe('MQTT listener', () => {
+  it('is off with MQTT_PORT=off, and /mqtt over WebSocket still serves', async () => {
+    const { port, mqttPort } = await start({ MQTT_PORT: 'off' });
+    expect(mqttPort).toBeNull();
+    const c = await client(port, uniq('nolistener'), {}, `ws://127.0.0.1:${port}/mqtt`);
+    expect(c.connected).toBe(true);
+  });
+});
+
 describe('MQTT SUBSCRIBE', () => {
   it('joins chat/<session>, refuses a private one, wildcards, shared and invalid filters', async () => {
     const { mqttPort } = await gateway();
@@ -746,6 +755,126 @@ describe('MQTT pushes', () => {
       expect.arrayContaining([SpanName.GATEWAY_GRPC_SEND_MESSAGE, SpanName.GATEWAY_MQTT_PUBACK]),
     );
     expect(JSON.stringify(publish.attributes)).not.toContain('traced"');
+    // the head sampler's switches and whitelists read these, as on WebSocket frames
+    expect(publish.attributes).toMatchObject({
+      [Attr.EVENT]: 'messaging',
+      [Attr.SESSION_ID]: room,
+      [Attr.MESSAGING_MQTT_QOS]: 1,
+    });
+    expect(publish.attributes[Attr.USER_ID]).toMatch(/^traced-/);
+  });
+
+  it('gives a publisher its own message unless it subscribed with No Local', async () => {
+    const { mqttPort, pushPort } = await gateway();
+    const room = uniq('room');
+    const user = uniq('self');
+    const plain = await client(mqttPort, user);
+    await plain.subscribeAsync(`chat/${room}`, { qos: 0 });
+    const quiet = await client(mqttPort, user);
+    await quiet.subscribeAsync(`chat/${room}`, { qos: 0, nl: true });
+    const ids = new Map<MqttClient, string>();
+    for (const c of [plain, quiet]) {
+      await c.publishAsync(`chat/${room}`, 'mine', { qos: 1 });
+      ids.set(c, logic.sends.at(-1)!.originConnectionId);
+    }
+    const got = { plain: 0, quiet: 0 };
+    plain.on('message', () => got.plain++);
+    quiet.on('message', () => got.quiet++);
+    const message = (excludeConnectionId: string) => ({
+      message: {
+        messageId: `01JSELF${randomBytes(4).toString('hex')}`,
+        sessionId: room,
+        seq: 1,
+        senderId: user,
+        text: 'mine',
+        sentAtMs: Date.now(),
+        traceId: 'c'.repeat(32),
+      },
+      userIds: [user],
+      excludeConnectionId,
+    });
+    // the sender's own connection is excluded by task; No Local decides for MQTT
+    expect((await deliver(pushPort, message(ids.get(plain)!))).connections).toBe(2);
+    expect((await deliver(pushPort, message(ids.get(quiet)!))).connections).toBe(1);
+    await waitFor(() => got.plain === 2 && got.quiet === 1);
+  });
+
+  it('holds QoS 1 pushes past the client receive maximum until it acknowledges, and drops one too large', async () => {
+    const { mqttPort, pushPort } = await gateway();
+    const user = uniq('slow');
+    const room = uniq('room');
+    const s = await raw(mqttPort);
+    await s.connect(user, {
+      properties: { receiveMaximum: 1, maximumPacketSize: 1024 },
+    } as Partial<Packet>);
+    s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `chat/${room}`, qos: 1 }] });
+    await s.next('suback');
+    const push = (seq: number, text: string) =>
+      deliver(pushPort, {
+        message: {
+          messageId: `01JSLOW${seq}`,
+          sessionId: room,
+          seq,
+          senderId: 'ann',
+          text,
+          sentAtMs: Date.now(),
+          traceId: 'd'.repeat(32),
+        },
+        userIds: [user],
+        excludeConnectionId: '',
+      });
+    expect((await push(1, 'one')).connections).toBe(1);
+    expect((await push(2, 'two')).connections).toBe(1);
+    expect((await push(3, 'x'.repeat(2000))).connections).toBe(0);
+    const first = (await s.next('publish')) as { messageId: number; payload: Buffer };
+    expect(first.payload.toString()).toBe('one');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.packets.filter((p) => p.cmd === 'publish')).toHaveLength(0);
+    s.send({ cmd: 'puback', messageId: first.messageId, reasonCode: 0 });
+    const second = (await s.next('publish')) as { payload: Buffer };
+    expect(second.payload.toString()).toBe('two');
+  });
+
+  it('ends an MQTT connection whose token expires with DISCONNECT 0x87', async () => {
+    const { mqttPort } = await gateway();
+    const user = uniq('brief');
+    const s = await raw(mqttPort);
+    s.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      clientId: 'brief',
+      keepalive: 60,
+      username: user,
+      password: Buffer.from(signToken(user, DEV_AUTH_SECRET, 1)),
+    } as Packet);
+    expect(((await s.next('connack')) as { reasonCode?: number }).reasonCode).toBe(0);
+    const d = (await s.next('disconnect', 4000)) as {
+      reasonCode?: number;
+      properties?: { reasonString?: string };
+    };
+    expect(d.reasonCode).toBe(0x87);
+    expect(d.properties?.reasonString).toBe('token expired');
+  });
+
+  it('applies the Origin rule of /ws to /mqtt', async () => {
+    const { port } = await gateway();
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt', {
+        headers: { origin: 'https://evil.example.com' },
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once('open', () => {
+        resolve(101);
+        ws.terminate();
+      });
+      ws.once('error', reject);
+    });
+    expect(status).toBe(403);
   });
 
   it('serves MQTT over WebSocket at /mqtt', async () => {

@@ -14,14 +14,14 @@ export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export interface StackPorts {
   readonly gateway1: number;
   readonly gateway2: number;
+  /** The gateways' MQTT 5 listeners (plain TCP; 1883 is left to any local broker). */
+  readonly mqtt1: number;
+  readonly mqtt2: number;
   readonly push1: number;
   readonly push2: number;
   /** The gateways' admin API (a port of its own, on 127.0.0.1). */
   readonly admin1: number;
   readonly admin2: number;
-  /** The gateways' MQTT 5 TCP listeners (MQTT_PORT). */
-  readonly mqtt1: number;
-  readonly mqtt2: number;
   readonly logic: number;
   readonly logicHealth: number;
   readonly taskHealth: number;
@@ -50,12 +50,12 @@ export interface StackPorts {
 export const DEFAULT_PORTS: StackPorts = {
   gateway1: 8080,
   gateway2: 8081,
+  mqtt1: 1884,
+  mqtt2: 1885,
   push1: 50051,
   push2: 50061,
   admin1: 8090,
   admin2: 8091,
-  mqtt1: 1884,
-  mqtt2: 1885,
   logic: 50052,
   logicHealth: 9152,
   taskHealth: 9153,
@@ -157,6 +157,8 @@ export type ServiceName =
 export interface Stack {
   readonly ports: StackPorts;
   readonly gatewayUrls: readonly [string, string];
+  /** The gateways' MQTT 5 listeners (`mqtt://127.0.0.1:1884`); MQTT over WebSocket is `/mqtt`. */
+  readonly mqttUrls: readonly [string, string];
   /** The gateways' admin API base URLs (`http://127.0.0.1:8090`); paths start with `/admin`. */
   readonly adminUrls: readonly [string, string];
   readonly jaegerUrl: string;
@@ -470,11 +472,11 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         SERVICE_INSTANCE_ID: gatewayIds[n - 1],
         GATEWAY_ID: gatewayIds[n - 1],
         GATEWAY_PORT: String(port),
+        MQTT_PORT: String(mqtt),
         PUSH_GRPC_ADDRESS: `127.0.0.1:${push}`,
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
         ADMIN_PORT: String(admin),
-        MQTT_PORT: String(mqtt),
         // the trace endpoint reads this stack's Jaeger; JAEGER_UI_URL stays unset (no real UI)
         JAEGER_QUERY_URL: `http://127.0.0.1:${ports.jaegerQuery}`,
         ...options.serviceEnv?.[name],
@@ -515,6 +517,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
   return {
     ports,
     gatewayUrls: [`ws://127.0.0.1:${ports.gateway1}/ws`, `ws://127.0.0.1:${ports.gateway2}/ws`],
+    mqttUrls: [`mqtt://127.0.0.1:${ports.mqtt1}`, `mqtt://127.0.0.1:${ports.mqtt2}`],
     adminUrls: [`http://127.0.0.1:${ports.admin1}`, `http://127.0.0.1:${ports.admin2}`],
     jaegerUrl: `http://127.0.0.1:${ports.jaegerQuery}`,
     otlpEndpoint,
