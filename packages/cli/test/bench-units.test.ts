@@ -82,6 +82,26 @@ describe('the per-hop breakdown', () => {
   });
 });
 
+describe('the per-hop breakdown of a message published over MQTT', () => {
+  it('takes the PUBLISH span for the sender’s frame span', () => {
+    const mqtt = trace([
+      ['a', null, 'gateway.mqtt.publish', 0, 30],
+      ['b', 'a', 'gateway.grpc.send_message', 1, 29],
+      ['c', 'b', 'logic.chat.send_message', 3, 28],
+      ['d', 'c', 'logic.journal.append', 6, 27],
+      ['e', 'd', 'journal.append_message', 8, 20],
+      ['g', 'e', 'journal.mq.publish', 31, 33],
+      ['h', 'g', 'task.mq.consume', 35, 60],
+      ['i', 'h', 'task.push.gateway', 41, 55],
+      ['j', 'i', 'gateway.push.deliver', 50, 54],
+      ['k', 'j', 'gateway.ws.push', 52, 53],
+    ]);
+    expect(hopMs(mqtt, TOTAL_HOP)).toBe(53);
+    expect(hopMs(mqtt, HOPS[0]!)).toBe(1);
+    expect(hopMs(mqtt, ACK_RETURN_HOP)).toBe(10);
+  });
+});
+
 describe('the span counters', () => {
   const exposition = [
     '# TYPE tracechat_telemetry_spans_exported_total counter',
