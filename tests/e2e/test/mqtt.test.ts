@@ -4,6 +4,7 @@
  * users meet in the same sessions, and a message stays one trace across both protocols.
  */
 import { randomBytes } from 'node:crypto';
+import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { setup, viewTrace, waitForTrace } from '@tracechat/testkit';
 import type { JaegerTrace, TestStack } from '@tracechat/testkit';
@@ -192,8 +193,33 @@ describe('refusals carry the MQTT 5 reason codes', () => {
     const { raw } = await RawMqtt.connected(stack, stack.user('empty-subscribe'), 1);
     raws.push(raw);
     raw.write(Buffer.from([0x82, 0x03, 0x00, 0x01, 0x00]));
-    expect([await raw.waitClosed(10_000), raw.describe()]).toEqual([true, expect.any(String)]);
+    expect([await raw.waitClosed(3_000), raw.describe()]).toEqual([true, expect.any(String)]);
     expect(disconnectReason(raw)).toBe(0x82);
+  });
+});
+
+describe('MQTT over WebSocket (/mqtt on the HTTP port)', () => {
+  it('subscribes and publishes like the TCP listener', async () => {
+    const room = stack.session('mqtt-ws');
+    const user = stack.user('browserish');
+    const ws = await stack.connect(stack.user('ws-peer'), 1);
+    expect(await ws.request({ type: 'join', session: room, public: true })).toMatchObject({ type: 'joined' });
+    const client = await mqtt.connectAsync(`ws://127.0.0.1:${stack.ports.gateway2}/mqtt`, {
+      protocolVersion: 5,
+      clientId: `${user}-ws`,
+      username: user,
+      password: stack.token(user),
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
+    mqttClients.push(client);
+    const box = inbox(client);
+    expect((await client.subscribeAsync(`chat/${room}`, { qos: 1 }))[0]!.qos).toBeLessThan(0x80);
+    const ack = await ws.request({ type: 'send', session: room, text: 'over the websocket' });
+    expect((await box.next((m) => m.text === 'over the websocket')).props).toMatchObject({ message_id: ack.message_id, trace_id: ack.trace_id });
+    const pushed = ws.waitFor((f) => f.type === 'message' && f.text === 'and back', 20_000, 'push of the MQTT publish');
+    await client.publishAsync(`chat/${room}`, 'and back', { qos: 1 });
+    expect(await pushed).toMatchObject({ from: user, session: room });
   });
 });
 
