@@ -93,7 +93,7 @@ const userProperties = fc.dictionary(
 );
 
 const payload = fc.oneof(
-  fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)),
+  { weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 200 }).map((s) => Buffer.from(s)) },
   fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
   fc.constantFrom(Buffer.alloc(0), Buffer.from([0xff, 0xfe]), Buffer.from('\u0000')),
 );

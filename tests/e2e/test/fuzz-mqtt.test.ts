@@ -156,6 +156,8 @@ const stats = {
   disconnects: new Map<string, number>(),
   waiting: 0,
   closedWithoutDisconnect: 0,
+  /** Cases answered 0x80 or 0x83 (unspecified / implementation specific): worth a look. */
+  unspecified: [] as string[],
 };
 
 function count<K>(map: Map<K, number>, key: K): void {
@@ -242,6 +244,10 @@ describe('MQTT protocol fuzzing', () => {
 
     // sessions the fuzz users share, so generated subscribes and publishes meet
     const sessions = ['a', 'b', 'c'].map((s) => stack.session(`fuzz-${s}`));
+    // public, so any fuzz user's SUBSCRIBE joins them and its publishes there are accepted
+    for (const session of sessions) {
+      expect(await alice.request({ type: 'join', session, public: true })).toMatchObject({ type: 'joined' });
+    }
     const workers = Array.from({ length: WORKERS }, (_, i) => new Worker(stack.user(`mqttfuzz${i}`), i % 2 === 0 ? 1 : 2));
     try {
       await Promise.all(
@@ -260,6 +266,12 @@ describe('MQTT protocol fuzzing', () => {
             if (outcome.disconnect !== undefined) count(stats.disconnects, hex(outcome.disconnect));
             else if (outcome.closed && !c.abandon) stats.closedWithoutDisconnect++;
             if (outcome.waiting) stats.waiting++;
+            if (outcome.replies.some((p) => code(p) === 0x80 || code(p) === 0x83) && stats.unspecified.length < 5) {
+              const p = c.packet as { cmd?: string; topic?: string; payload?: Buffer; properties?: unknown } | undefined;
+              stats.unspecified.push(
+                `${c.label} ${p?.cmd ?? ''} ${p?.topic ?? ''} ${p?.payload ? JSON.stringify(p.payload.toString('utf8').slice(0, 40)) : c.bytes.subarray(0, 32).toString('hex')} ${JSON.stringify(p?.properties ?? {})}`,
+              );
+            }
           });
           await fc.assert(property, { numRuns: Math.ceil(TOTAL_CASES / WORKERS), seed: SEED + i });
         }),
@@ -302,6 +314,7 @@ describe('MQTT protocol fuzzing', () => {
         `  cases: ${JSON.stringify(Object.fromEntries(stats.byLabel))}`,
         `  replies: ${JSON.stringify(Object.fromEntries(stats.replies))}`,
         `  disconnects: ${JSON.stringify(Object.fromEntries(stats.disconnects))}, closed without DISCONNECT: ${stats.closedWithoutDisconnect}, left waiting for bytes: ${stats.waiting}, reconnects: ${workers.reduce((n, w) => n + w.reconnects, 0)}`,
+        ...(stats.unspecified.length > 0 ? [`  answered 0x80/0x83: ${stats.unspecified.join(' | ')}`] : []),
         `  chat: ${exchanged} messages acked and pushed; gateway RSS ${rssBefore.map((r) => r.toFixed(0)).join(', ')} MB → max ${rssMax.map((r) => r.toFixed(0)).join(', ')} MB`,
       ].join('\n'),
     );
@@ -311,7 +324,7 @@ describe('MQTT protocol fuzzing', () => {
       expect([label, (stats.byLabel.get(label) ?? 0) > 0]).toEqual([label, true]);
     }
     // valid packets reached their handlers
-    for (const reply of ['pingresp', 'suback', 'puback']) {
+    for (const reply of ['pingresp', 'suback', 'unsuback', 'puback 0x00']) {
       expect([reply, [...stats.replies.keys()].some((k) => k.startsWith(reply))]).toEqual([reply, true]);
     }
     expect(stats.disconnects.get('0x95') ?? 0).toBeGreaterThan(0);
