@@ -48,7 +48,8 @@ CMD ["node", "--require", "@tracechat/telemetry/register", "dist/main.js"]
 # (src/config.ts), read at run time so an overridden port is probed where it listens.
 FROM runtime AS service-gateway
 ENV WEB_ROOT=/app/web
-EXPOSE 8080 50051
+# HTTP/WebSocket (and MQTT over WebSocket at /mqtt), PushService, MQTT 5 (MQTT_PORT's default)
+EXPOSE 8080 50051 1884
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node /opt/tracechat/probe.js "${GATEWAY_PORT:-8080}" /readyz
 

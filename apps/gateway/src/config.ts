@@ -72,7 +72,23 @@ export interface GatewayConfig {
   readonly otlpTracesUrl: string;
   /** How long after its send a message without a trace is `pending` rather than `not_sampled`. */
   readonly tracePendingSeconds: number;
+  /** The MQTT 5 TCP listener's port (0 picks one); undefined when `MQTT_PORT=off`. */
+  readonly mqttPort: number | undefined;
+  readonly mqttHost: string;
+  /** Largest MQTT packet either way (CONNACK `maximumPacketSize`); larger is DISCONNECT 0x95. */
+  readonly mqttMaxPacketBytes: number;
+  /** QoS 1 publishes a client may have unacknowledged (CONNACK `receiveMaximum`). */
+  readonly mqttReceiveMaximum: number;
+  /** Topic aliases a client may use (CONNACK `topicAliasMaximum`); 0 = none. */
+  readonly mqttTopicAliasMaximum: number;
+  /** 0: no acknowledgement spans, 1: + PUBACK spans (default), 2: + PINGREQ spans. */
+  readonly mqttTraceLevel: number;
+  /** Longest keep-alive granted; a longer or 0 one is answered with `serverKeepAlive`. */
+  readonly mqttMaxKeepAliveSeconds: number;
 }
+
+/** `MQTT_PORT` values that turn the TCP listener off. */
+const OFF = ['off', 'none', 'disabled', 'false'];
 
 /** The environment in which the development secret may stand in for `AUTH_SECRET`. */
 const DEVELOPMENT = 'development';
@@ -142,9 +158,20 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
   if (jaegerUi !== undefined && !isHttpUrl(jaegerUi)) {
     r.problem('JAEGER_UI_URL: expected an http or https URL, as a browser reaches the Jaeger UI');
   }
+  const host = r.string('GATEWAY_HOST', '127.0.0.1');
+  const maxFrameBytes = r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
+    min: 256,
+    max: 1_048_576,
+  });
+  const mqttPortRaw = r.optionalString('MQTT_PORT');
+  let mqttPort: number | undefined = 1884;
+  if (mqttPortRaw !== undefined && OFF.includes(mqttPortRaw.toLowerCase())) mqttPort = undefined;
+  else if (mqttPortRaw !== undefined && !/^\d+$/.test(mqttPortRaw)) {
+    r.problem('MQTT_PORT: expected a port (0-65535, 0 picks a free one) or off');
+  } else mqttPort = r.int('MQTT_PORT', 1884, { min: 0, max: 65535 });
   return r.done({
     gatewayId: r.string('GATEWAY_ID', 'gateway-1'),
-    host: r.string('GATEWAY_HOST', '127.0.0.1'),
+    host,
     port: r.int('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
     pushAddress,
     pushAdvertiseAddress: r.address('PUSH_ADVERTISE_ADDRESS', pushAddress),
@@ -160,10 +187,7 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     authIssuer: r.optionalString('AUTH_ISSUER'),
     authAudience: r.optionalString('AUTH_AUDIENCE'),
     serviceSecret,
-    maxFrameBytes: r.int('MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
-      min: 256,
-      max: 1_048_576,
-    }),
+    maxFrameBytes,
     maxTextBytes: r.int('MAX_TEXT_BYTES', DEFAULT_LIMITS.maxTextBytes, { min: 1, max: 1_000_000 }),
     maxHistoryLimit: r.int('HISTORY_MAX_LIMIT', DEFAULT_LIMITS.maxHistoryLimit, {
       min: 1,
@@ -197,5 +221,16 @@ export function loadConfig(env: Env): Readonly<GatewayConfig> {
     webOtlpMaxBytes: r.bytes('WEB_OTLP_MAX_BYTES', 262_144, { min: 1024 }),
     otlpTracesUrl: `${stripSlash(r.url('OTEL_EXPORTER_OTLP_ENDPOINT', DEFAULT_OTLP_ENDPOINT, HTTP))}/v1/traces`,
     tracePendingSeconds: r.int('TRACE_PENDING_SECONDS', 30, { min: 1, max: 3600 }),
+    mqttPort,
+    mqttHost: r.string('MQTT_HOST', host),
+    // a packet's header, topic and properties around a frame's worth of text
+    mqttMaxPacketBytes: r.int('MQTT_MAX_PACKET_BYTES', maxFrameBytes + 1024, {
+      min: 512,
+      max: 16_777_216,
+    }),
+    mqttReceiveMaximum: r.int('MQTT_RECEIVE_MAXIMUM', 32, { min: 1, max: 65_535 }),
+    mqttTopicAliasMaximum: r.int('MQTT_TOPIC_ALIAS_MAXIMUM', 16, { min: 0, max: 65_535 }),
+    mqttTraceLevel: r.int('MQTT_TRACE_LEVEL', 1, { min: 0, max: 2 }),
+    mqttMaxKeepAliveSeconds: r.int('MQTT_MAX_KEEPALIVE_SECONDS', 300, { min: 1, max: 65_535 }),
   });
 }

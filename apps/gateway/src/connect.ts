@@ -47,6 +47,8 @@ export interface ConnectDeps {
   readonly slots: ConnectionSlots;
   /** Ends connections when their token expires. */
   readonly expiry: ExpiryWheel<Connection>;
+  /** Takes over upgrades to `/mqtt` (MQTT over WebSocket); `/mqtt` is 404 without it. */
+  readonly mqtt?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 /** Seconds a client refused by a connection limit is asked to wait (`Retry-After`). */
@@ -67,10 +69,10 @@ function refuse(
 }
 
 const REFUSED_REASONS = [...Object.values(ConnectionLimit), 'origin'] as const;
-const CLOSED_REASONS = ['send_buffer_full', 'token_expired'] as const;
+const CLOSED_REASONS = ['send_buffer_full', 'token_expired', 'keep_alive_timeout'] as const;
 
-/** Counts a refused upgrade by reason. */
-function countRefused(
+/** Counts a refused upgrade (or MQTT CONNECT) by reason. */
+export function countRefused(
   gatewayId: string,
   reason: (typeof REFUSED_REASONS)[number],
   value = 1,
@@ -79,17 +81,21 @@ function countRefused(
     MetricName.GATEWAY_CONNECTIONS_REFUSED,
     { [Attr.GATEWAY_ID]: gatewayId, reason },
     value,
-    'WebSocket upgrades refused by a connection limit or the Origin rule',
+    'WebSocket upgrades and MQTT connects refused by a connection limit or the Origin rule',
   );
 }
 
 /** Counts a connection the gateway closed by reason. */
-function countClosed(gatewayId: string, reason: (typeof CLOSED_REASONS)[number], value = 1): void {
+export function countClosed(
+  gatewayId: string,
+  reason: (typeof CLOSED_REASONS)[number],
+  value = 1,
+): void {
   incrementCounter(
     MetricName.GATEWAY_CONNECTIONS_CLOSED,
     { [Attr.GATEWAY_ID]: gatewayId, reason },
     value,
-    'WebSocket connections the gateway closed: a full send buffer, an expired token',
+    'Connections the gateway closed: a full send buffer, an expired token, an MQTT keep-alive timeout',
   );
 }
 
@@ -105,7 +111,8 @@ function destroyOnError(this: Duplex): void {
 }
 
 /**
- * The HTTP upgrade handler of `/ws`: checks the Origin (403), authenticates the token (401)
+ * The HTTP upgrade handler of `/ws` (and `/mqtt`, handed to the MQTT front door after the same
+ * draining and Origin checks): checks the Origin (403), authenticates the token (401)
  * inside a `gateway.ws.connect` span (a child of the client's traceparent when following is on),
  * takes a connection slot (429 past a limit), then wires the connection's frames, its
  * disconnect span, its presence and its token's expiry.
@@ -117,7 +124,8 @@ export function createUpgradeHandler(deps: ConnectDeps) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
     const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found');
+    const mqtt = url.pathname === '/mqtt' ? deps.mqtt : undefined;
+    if (url.pathname !== '/ws' && !mqtt) return refuse(socket, 404, 'Not Found');
     if (deps.isDraining()) return refuse(socket, 503, 'Service Unavailable');
     const header = (name: string) => {
       const value = req.headers[name];
@@ -130,6 +138,8 @@ export function createUpgradeHandler(deps: ConnectDeps) {
       log.info({ origin: header('origin')?.slice(0, 256), address }, 'upgrade refused: origin');
       return refuse(socket, 403, 'Forbidden');
     }
+    // an MQTT client authenticates in its CONNECT packet, after the upgrade
+    if (mqtt) return mqtt(req, socket, head);
     const parent = deps.followTraceparent
       ? contextFromCarrier(
           {

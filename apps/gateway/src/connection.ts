@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '@tracechat/contracts';
+import { pushToWebSocket } from './push';
+import type { Delivery, PushTarget } from './push';
 
 /** A token bucket: `rate` frames a second on average, bursts up to `burst`. */
 export class RateLimiter {
@@ -49,7 +51,7 @@ export interface ConnectionOptions {
 const CLOSE_GRACE_MS = 1000;
 
 /** One authenticated WebSocket connection. */
-export class Connection {
+export class Connection implements PushTarget {
   readonly id = randomUUID();
   readonly connectedAt = Date.now();
   private corked = false;
@@ -65,6 +67,14 @@ export class Connection {
 
   get open(): boolean {
     return this.socket.readyState === this.socket.OPEN;
+  }
+
+  push(delivery: Delivery): Promise<boolean> {
+    return pushToWebSocket(this, delivery);
+  }
+
+  shutdown(): void {
+    this.socket.close(CloseCode.GOING_AWAY, 'gateway shutting down');
   }
 
   /**
@@ -146,13 +156,13 @@ export class Connection {
   }
 }
 
-/** The connections of this gateway, by user. */
+/** The connections of this gateway (WebSocket and MQTT), by user. */
 export class Hub {
-  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly byUser = new Map<string, Set<PushTarget>>();
   private count = 0;
 
   /** Adds a connection; true when it is the user's first on this gateway. */
-  add(conn: Connection): boolean {
+  add(conn: PushTarget): boolean {
     let set = this.byUser.get(conn.userId);
     const first = !set;
     if (!set) {
@@ -165,7 +175,7 @@ export class Hub {
   }
 
   /** Removes a connection; true when the user has no connection left here. */
-  remove(conn: Connection): boolean {
+  remove(conn: PushTarget): boolean {
     const set = this.byUser.get(conn.userId);
     if (!set || !set.delete(conn)) return false;
     this.count--;
@@ -176,7 +186,7 @@ export class Hub {
     return false;
   }
 
-  connectionsOf(userId: string): readonly Connection[] {
+  connectionsOf(userId: string): readonly PushTarget[] {
     return [...(this.byUser.get(userId) ?? [])];
   }
 
@@ -184,7 +194,7 @@ export class Hub {
     return this.byUser.keys();
   }
 
-  all(): Connection[] {
+  all(): PushTarget[] {
     return [...this.byUser.values()].flatMap((set) => [...set]);
   }
 

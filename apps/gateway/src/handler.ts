@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, SpanContext } from '@opentelemetry/api';
 import {
   Attr,
@@ -30,6 +30,7 @@ import type { Logger, Span, TraceCarrier } from '@tracechat/telemetry';
 import type { Connection } from './connection';
 import { toFrameError } from './errors';
 import { fromProto } from './messages';
+import { sendMessage } from './send';
 
 export interface HandlerDeps {
   readonly gatewayId: string;
@@ -249,41 +250,18 @@ export class FrameHandler {
         );
         return serverFrames.left(frame.id, frame.session);
       case 'send': {
-        const res = await withSpan(
-          SpanName.GATEWAY_GRPC_SEND_MESSAGE,
+        const res = await sendMessage(
+          logic,
+          this.deps.gatewayId,
           {
-            // the send leaves in a SendMessages batch carrying this span's context
-            kind: SpanKind.CLIENT,
-            attributes: {
-              [Attr.SESSION_ID]: frame.session,
-              [Attr.RPC_SYSTEM]: 'grpc',
-              [Attr.RPC_SERVICE]: 'tracechat.v1.ChatService',
-              [Attr.RPC_METHOD]: 'SendMessages',
-            },
+            session: frame.session,
+            text: frame.text,
+            clientMsgId: frame.clientMsgId,
+            userId: conn.userId,
+            connectionId: conn.id,
           },
-          () =>
-            logic.sendMessage({
-              sessionId: frame.session,
-              userId: conn.userId,
-              clientMsgId: frame.clientMsgId ?? '',
-              text: frame.text,
-              originGatewayId: this.deps.gatewayId,
-              originConnectionId: conn.id,
-            }),
+          span,
         );
-        span.setAttributes({
-          [Attr.MESSAGE_ID]: res.messageId,
-          [Attr.MESSAGE_SEQ]: res.seq,
-          [Attr.DUPLICATE]: res.duplicate,
-        });
-        // `sampled` tells sends that leave spans from sends of unsampled traces (a client's
-        // `-00` traceparent followed): alerts compare sampled sends with the spans that arrive
-        if (!res.duplicate) {
-          incrementCounter(MetricName.MESSAGES_SENT, {
-            [Attr.GATEWAY_ID]: this.deps.gatewayId,
-            sampled: (span.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
-          });
-        }
         return serverFrames.ack(
           frame.id,
           res.messageId,

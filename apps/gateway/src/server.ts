@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { Attr, CloseCode, MetricName } from '@tracechat/contracts';
+import { Attr, MetricName } from '@tracechat/contracts';
 import { Presence, WhitelistStore } from '@tracechat/presence';
 import { LogicClient, ServiceTokens } from '@tracechat/protos';
 import { runChecks } from '@tracechat/runtime';
@@ -15,6 +15,7 @@ import { Hub } from './connection';
 import type { Connection } from './connection';
 import { ExpiryWheel } from './expiry';
 import { FrameHandler } from './handler';
+import { MqttFrontDoor } from './mqtt/front-door';
 import { registerHttpApi } from './http-api';
 import { ConnectionSlots } from './limits';
 import { PushServer } from './push-server';
@@ -22,10 +23,16 @@ import { registerWebApp } from './web-app';
 
 export interface Gateway {
   /**
-   * Connects Redis, serves HTTP/WebSocket, the admin API (on its own port) and PushService;
-   * resolves with the bound ports.
+   * Connects Redis, serves HTTP/WebSocket (and MQTT over WebSocket at `/mqtt`), MQTT 5 over TCP,
+   * the admin API (on its own port) and PushService; resolves with the bound ports.
    */
-  listen(): Promise<{ port: number; pushPort: number; adminPort: number }>;
+  listen(): Promise<{
+    port: number;
+    pushPort: number;
+    adminPort: number;
+    /** The MQTT 5 TCP listener's port; null when `MQTT_PORT` is off. */
+    mqttPort: number | null;
+  }>;
   /** Stops accepting, closes connections (1001), withdraws presence, closes clients. */
   close(): Promise<void>;
   readonly connections: number;
@@ -74,7 +81,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       MetricName.GATEWAY_CONNECTIONS,
       hub.size,
       { [Attr.GATEWAY_ID]: config.gatewayId },
-      'Open WebSocket connections',
+      'Open WebSocket and MQTT connections',
     );
 
   app.get('/healthz', async () => ({ status: 'ok', gateway: config.gatewayId }));
@@ -105,6 +112,17 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     expireConnection(conn, config.gatewayId, log),
   );
 
+  const mqtt = new MqttFrontDoor({
+    config,
+    logic,
+    hub,
+    presence,
+    slots,
+    log,
+    isDraining: () => draining,
+    changed: gaugeConnections,
+  });
+
   const onUpgrade = createUpgradeHandler({
     config,
     followTraceparent: config.followTraceparent,
@@ -118,6 +136,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
     changed: gaugeConnections,
     slots,
     expiry,
+    mqtt: (req, socket, head) => mqtt.upgrade(req, socket, head),
   });
 
   /** Announces this gateway's push address and refreshes its users' presence. */
@@ -157,6 +176,7 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       const adminPort =
         typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort;
       const pushPort = await push.listen(config.pushAddress);
+      const mqttPort = await mqtt.listen();
       advertised = advertised.replace(/:0$/, `:${pushPort}`);
       await beat();
       timers.push(
@@ -169,10 +189,10 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       gaugeConnections();
       registerConnectionCounters(config.gatewayId);
       log.info(
-        { port, pushPort, adminPort, gateway: config.gatewayId, push: advertised },
+        { port, pushPort, adminPort, mqttPort, gateway: config.gatewayId, push: advertised },
         'gateway listening',
       );
-      return { port, pushPort, adminPort };
+      return { port, pushPort, adminPort, mqttPort };
     },
 
     async close() {
@@ -184,8 +204,8 @@ export function buildGateway(config: GatewayConfig, log: Logger): Gateway {
       const users = [...hub.users()];
       await presence.withdrawGateway(config.gatewayId).catch(() => undefined);
       await presence.offline(config.gatewayId, users).catch(() => undefined);
-      for (const conn of hub.all())
-        conn.socket.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+      for (const conn of hub.all()) conn.shutdown();
+      await mqtt.close();
       await push.close();
       logic.close();
       await app.close();

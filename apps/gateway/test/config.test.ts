@@ -141,3 +141,67 @@ describe('loadConfig — the web app and its HTTP API', () => {
     }
   });
 });
+
+describe('loadConfig — MQTT', () => {
+  it('has documented defaults: port 1884 on the gateway host, packets a bit above a frame', () => {
+    expect(loadConfig({ GATEWAY_HOST: '0.0.0.0', MAX_FRAME_BYTES: '2048' })).toMatchObject({
+      mqttPort: 1884,
+      mqttHost: '0.0.0.0',
+      mqttMaxPacketBytes: 2048 + 1024,
+      mqttReceiveMaximum: 32,
+      mqttTopicAliasMaximum: 16,
+      mqttTraceLevel: 1,
+      mqttMaxKeepAliveSeconds: 300,
+    });
+  });
+
+  it('reads every MQTT variable, and MQTT_PORT=off turns the listener off', () => {
+    expect(
+      loadConfig({
+        MQTT_PORT: '0',
+        MQTT_HOST: '127.0.0.2',
+        MQTT_MAX_PACKET_BYTES: '65536',
+        MQTT_RECEIVE_MAXIMUM: '4',
+        MQTT_TOPIC_ALIAS_MAXIMUM: '0',
+        MQTT_TRACE_LEVEL: '2',
+        MQTT_MAX_KEEPALIVE_SECONDS: '60',
+      }),
+    ).toMatchObject({
+      mqttPort: 0,
+      mqttHost: '127.0.0.2',
+      mqttMaxPacketBytes: 65_536,
+      mqttReceiveMaximum: 4,
+      mqttTopicAliasMaximum: 0,
+      mqttTraceLevel: 2,
+      mqttMaxKeepAliveSeconds: 60,
+    });
+    expect(loadConfig({ MQTT_PORT: 'off' }).mqttPort).toBeUndefined();
+    expect(loadConfig({ MQTT_PORT: 'OFF' }).mqttPort).toBeUndefined();
+  });
+
+  it('names every malformed MQTT variable in one error', () => {
+    let message = '';
+    try {
+      loadConfig({
+        MQTT_PORT: 'eighteen',
+        MQTT_MAX_PACKET_BYTES: '10',
+        MQTT_RECEIVE_MAXIMUM: '0',
+        MQTT_TOPIC_ALIAS_MAXIMUM: '-1',
+        MQTT_TRACE_LEVEL: '3',
+        MQTT_MAX_KEEPALIVE_SECONDS: 'x',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const name of [
+      'MQTT_PORT: expected a port',
+      'MQTT_MAX_PACKET_BYTES',
+      'MQTT_RECEIVE_MAXIMUM',
+      'MQTT_TOPIC_ALIAS_MAXIMUM',
+      'MQTT_TRACE_LEVEL',
+      'MQTT_MAX_KEEPALIVE_SECONDS',
+    ]) {
+      expect(message).toContain(name);
+    }
+  });
+});

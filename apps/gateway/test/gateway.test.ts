@@ -24,6 +24,7 @@ async function start(env: Record<string, string> = {}): Promise<Started> {
   const config = loadConfig({
     GATEWAY_PORT: '0',
     ADMIN_PORT: '0',
+    MQTT_PORT: '0',
     PUSH_GRPC_ADDRESS: '127.0.0.1:0',
     LOGIC_ADDRESS: '127.0.0.1:1',
     REDIS_URL,

@@ -263,6 +263,10 @@ Example: pnpm chat --user alice --session design-review`,
       'measure the floors (no-op WebSocket server, bare gRPC stream); default with load',
     )
     .option('--no-floors', 'do not measure the floors')
+    .option(
+      '--mqtt',
+      'senders publish over MQTT 5 (QoS 1) to gateway-1; receivers stay on the WebSocket',
+    )
     .option('--env <key=value>', 'extra environment for every service (repeatable)', collect)
     .option('--json', 'print one JSON object with every figure on stdout; progress stays on stderr')
     .addHelpText('after', `\n${BENCH_NOTES}`)

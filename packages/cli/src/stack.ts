@@ -14,6 +14,9 @@ export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export interface StackPorts {
   readonly gateway1: number;
   readonly gateway2: number;
+  /** The gateways' MQTT 5 listeners (plain TCP; 1883 is left to any local broker). */
+  readonly mqtt1: number;
+  readonly mqtt2: number;
   readonly push1: number;
   readonly push2: number;
   /** The gateways' admin API (a port of its own, on 127.0.0.1). */
@@ -47,6 +50,8 @@ export interface StackPorts {
 export const DEFAULT_PORTS: StackPorts = {
   gateway1: 8080,
   gateway2: 8081,
+  mqtt1: 1884,
+  mqtt2: 1885,
   push1: 50051,
   push2: 50061,
   admin1: 8090,
@@ -152,6 +157,8 @@ export type ServiceName =
 export interface Stack {
   readonly ports: StackPorts;
   readonly gatewayUrls: readonly [string, string];
+  /** The gateways' MQTT 5 listeners (`mqtt://127.0.0.1:1884`); MQTT over WebSocket is `/mqtt`. */
+  readonly mqttUrls: readonly [string, string];
   /** The gateways' admin API base URLs (`http://127.0.0.1:8090`); paths start with `/admin`. */
   readonly adminUrls: readonly [string, string];
   readonly jaegerUrl: string;
@@ -454,6 +461,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
     const port = n === 1 ? ports.gateway1 : ports.gateway2;
     const push = n === 1 ? ports.push1 : ports.push2;
     const admin = n === 1 ? ports.admin1 : ports.admin2;
+    const mqtt = n === 1 ? ports.mqtt1 : ports.mqtt2;
     const name: ServiceName = n === 1 ? 'gateway-1' : 'gateway-2';
     return supervised({
       name,
@@ -464,6 +472,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
         SERVICE_INSTANCE_ID: gatewayIds[n - 1],
         GATEWAY_ID: gatewayIds[n - 1],
         GATEWAY_PORT: String(port),
+        MQTT_PORT: String(mqtt),
         PUSH_GRPC_ADDRESS: `127.0.0.1:${push}`,
         LOGIC_ADDRESS: `127.0.0.1:${ports.logic}`,
         ADMIN_TOKEN: adminToken,
@@ -508,6 +517,7 @@ async function startOnPorts(options: StackOptions, ports: StackPorts): Promise<S
   return {
     ports,
     gatewayUrls: [`ws://127.0.0.1:${ports.gateway1}/ws`, `ws://127.0.0.1:${ports.gateway2}/ws`],
+    mqttUrls: [`mqtt://127.0.0.1:${ports.mqtt1}`, `mqtt://127.0.0.1:${ports.mqtt2}`],
     adminUrls: [`http://127.0.0.1:${ports.admin1}`, `http://127.0.0.1:${ports.admin2}`],
     jaegerUrl: `http://127.0.0.1:${ports.jaegerQuery}`,
     otlpEndpoint,

@@ -1,5 +1,10 @@
 import type { JaegerTrace } from '@tracechat/client';
 import { ACK_RETURN_HOP, HOPS, TOTAL_HOP, hopMs } from '../src/bench/hops';
+import type { LoadResult } from '../src/bench/load';
+import { benchOptionsFrom } from '../src/bench/options';
+import { formatReport } from '../src/bench/report';
+import type { BenchReport } from '../src/bench/report';
+import type { RunResult } from '../src/bench/run';
 import { parsePrometheus, serviceSpans } from '../src/bench/spans';
 import { percentile, summarize } from '../src/bench/stats';
 
@@ -77,6 +82,26 @@ describe('the per-hop breakdown', () => {
   });
 });
 
+describe('the per-hop breakdown of a message published over MQTT', () => {
+  it('takes the PUBLISH span for the sender’s frame span', () => {
+    const mqtt = trace([
+      ['a', null, 'gateway.mqtt.publish', 0, 30],
+      ['b', 'a', 'gateway.grpc.send_message', 1, 29],
+      ['c', 'b', 'logic.chat.send_message', 3, 28],
+      ['d', 'c', 'logic.journal.append', 6, 27],
+      ['e', 'd', 'journal.append_message', 8, 20],
+      ['g', 'e', 'journal.mq.publish', 31, 33],
+      ['h', 'g', 'task.mq.consume', 35, 60],
+      ['i', 'h', 'task.push.gateway', 41, 55],
+      ['j', 'i', 'gateway.push.deliver', 50, 54],
+      ['k', 'j', 'gateway.ws.push', 52, 53],
+    ]);
+    expect(hopMs(mqtt, TOTAL_HOP)).toBe(53);
+    expect(hopMs(mqtt, HOPS[0]!)).toBe(1);
+    expect(hopMs(mqtt, ACK_RETURN_HOP)).toBe(10);
+  });
+});
+
 describe('the span counters', () => {
   const exposition = [
     '# TYPE tracechat_telemetry_spans_exported_total counter',
@@ -141,5 +166,66 @@ describe('latency percentiles', () => {
       mean: 50.5,
     });
     expect(summarize([])).toMatchObject({ count: 0, p50: null, max: null });
+  });
+});
+
+describe('the printed report', () => {
+  const latency = { count: 10, p50: 2, p90: 3, p99: 4, max: 5, mean: 2.5 };
+  const load = (sender: LoadResult['sender']): LoadResult => ({
+    mode: 'open',
+    sender,
+    sessions: 2,
+    targetRate: 40,
+    inFlight: null,
+    warmupSeconds: 1,
+    windowSeconds: 3,
+    sent: 160,
+    acked: 160,
+    delivered: 160,
+    duplicatePushes: 0,
+    window: { sent: 120, acked: 120, delivered: 120 },
+    sentPerSecond: 40,
+    ackedPerSecond: 40,
+    deliveredPerSecond: 40,
+    ack: latency,
+    push: latency,
+    errors: { total: 0, byKind: {} },
+  });
+  const report = (mqtt: boolean): string => {
+    const options = benchOptionsFrom({ rate: 40, sessions: 2, seconds: 3, floors: false, mqtt });
+    const run: RunResult = {
+      label: 'traced',
+      telemetry: true,
+      collector: true,
+      load: load(mqtt ? 'mqtt' : 'websocket'),
+      cpu: null,
+      memory: [],
+      spans: null,
+      hops: null,
+      idle: null,
+      notes: [],
+    };
+    const full: BenchReport = {
+      options: { ...options, inFlight: options.inFlight ?? null },
+      runs: [run],
+      ratios: null,
+      floors: null,
+    };
+    return formatReport(full, options);
+  };
+
+  it('says the senders publish over MQTT with --mqtt, and names the latency MQTT publish → push', () => {
+    const text = report(true);
+    expect(text).toContain('senders publish over MQTT 5 QoS 1 to gateway-1');
+    expect(text).toContain('MQTT PUBACK ms');
+    expect(text).toContain('MQTT publish → WebSocket push ms');
+    expect(text).not.toContain('WebSocket send → push');
+  });
+
+  it('says both ends are WebSocket without it', () => {
+    const text = report(false);
+    expect(text).toContain('both WebSocket');
+    expect(text).toContain('WebSocket send → push ms');
+    expect(text).not.toContain('MQTT');
   });
 });

@@ -32,6 +32,7 @@ describe('tracechat bench', () => {
       '--no-collector',
       '--idle-connections',
       '--no-floors',
+      '--mqtt',
       '--json',
     ])
       expect(stdout).toContain(flag);
@@ -104,4 +105,37 @@ describe('tracechat bench', () => {
     const total = traced.hops.hops.find((h: { name: string }) => h.name.startsWith('total'));
     expect(total.medianMs).toBeGreaterThan(0);
   }, 160_000);
+
+  it('with --mqtt, senders publish over MQTT and every message reaches its WebSocket receiver', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        CLI,
+        ...[
+          'bench',
+          '--mqtt',
+          '--rate',
+          '20',
+          '--sessions',
+          '2',
+          '--seconds',
+          '2',
+          '--warmup',
+          '1',
+        ],
+        ...['--drain', '10', '--traces', '0', '--no-collector', '--no-floors', '--json'],
+      ],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+    );
+    const report = JSON.parse(stdout);
+    expect(report.options).toMatchObject({ mqtt: true, rate: 20, sessions: 2 });
+    const load = report.runs[0].load;
+    expect(load).toMatchObject({ mode: 'open', sender: 'mqtt', sessions: 2, targetRate: 20 });
+    expect(load.errors).toEqual({ total: 0, byKind: {} });
+    expect(load.window.sent).toBeGreaterThan(0);
+    // every publish got its PUBACK and was pushed once to the WebSocket receiver
+    expect(load.acked).toBe(load.sent);
+    expect(load.delivered).toBe(load.sent);
+    expect(load.push.p50).toBeGreaterThan(0);
+  }, 130_000);
 });

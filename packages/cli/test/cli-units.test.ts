@@ -44,6 +44,7 @@ describe('the bench options', () => {
       traces: 50,
       idleConnections: 0,
       floors: true,
+      mqtt: false,
       env: {},
       json: false,
     });
@@ -66,6 +67,7 @@ describe('the bench options', () => {
       '--idle-connections',
       '100',
       '--no-floors',
+      '--mqtt',
       '--env',
       'RATE_LIMIT_PER_SECOND=200',
       '--env',
@@ -82,6 +84,7 @@ describe('the bench options', () => {
       traces: 0,
       idleConnections: 100,
       floors: false,
+      mqtt: true,
       env: { RATE_LIMIT_PER_SECOND: '200', A: 'b=c' },
       json: true,
     });

@@ -21,6 +21,16 @@ export const SpanName = {
   GATEWAY_PUSH_DELIVER: 'gateway.push.deliver',
   GATEWAY_WS_PUSH: 'gateway.ws.push',
   GATEWAY_WS_DELIVERY_ACK: 'gateway.ws.delivery_ack',
+  // gateway: the MQTT 5 front door
+  GATEWAY_MQTT_CONNECT: 'gateway.mqtt.connect',
+  GATEWAY_MQTT_DISCONNECT: 'gateway.mqtt.disconnect',
+  GATEWAY_MQTT_SUBSCRIBE: 'gateway.mqtt.subscribe',
+  GATEWAY_MQTT_UNSUBSCRIBE: 'gateway.mqtt.unsubscribe',
+  GATEWAY_MQTT_PUBLISH: 'gateway.mqtt.publish',
+  GATEWAY_MQTT_PUBACK: 'gateway.mqtt.puback',
+  GATEWAY_MQTT_PING: 'gateway.mqtt.ping',
+  GATEWAY_MQTT_PUSH: 'gateway.mqtt.push',
+  GATEWAY_MQTT_DELIVERY_ACK: 'gateway.mqtt.delivery_ack',
   // logic
   LOGIC_CHAT_SEND_MESSAGE: 'logic.chat.send_message',
   LOGIC_CHAT_JOIN_SESSION: 'logic.chat.join_session',
@@ -80,6 +90,14 @@ export const Attr = {
   FRAME_SIZE: 'chat.frame.size',
   FRAME_WRITTEN: 'chat.frame.written',
   WEBSOCKET_CLOSE_CODE: 'websocket.close.code',
+  // MQTT
+  NETWORK_PROTOCOL_NAME: 'network.protocol.name',
+  NETWORK_TRANSPORT: 'network.transport',
+  MQTT_CLIENT_ID: 'mqtt.client_id',
+  MQTT_REASON_CODE: 'mqtt.reason_code',
+  MQTT_TOPIC_COUNT: 'mqtt.topic.count',
+  MESSAGING_MQTT_QOS: 'messaging.mqtt.qos',
+  MESSAGING_MQTT_PACKET_ID: 'messaging.mqtt.packet_id',
   // routing
   MEMBER_COUNT: 'chat.member.count',
   RECIPIENT_COUNT: 'chat.recipient.count',
@@ -145,6 +163,8 @@ export const MetricName = {
   GATEWAY_CONNECTIONS_REFUSED: 'tracechat.gateway.connections.refused',
   /** Connections the gateway closed on its own, by `reason` (`send_buffer_full`, `token_expired`). */
   GATEWAY_CONNECTIONS_CLOSED: 'tracechat.gateway.connections.closed',
+  /** Pushes to MQTT clients dropped, by `reason` (`packet_too_large`, `receive_maximum`). */
+  GATEWAY_MQTT_PUSHES_DROPPED: 'tracechat.gateway.mqtt.pushes.dropped',
   /** Browser spans the gateway's OTLP endpoint forwarded or refused, by `outcome` and `reason`. */
   GATEWAY_WEB_SPANS: 'tracechat.gateway.web.spans',
   TASK_MESSAGES_ROUTED: 'tracechat.task.messages.routed',

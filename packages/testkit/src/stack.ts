@@ -23,6 +23,12 @@ export interface TestStack extends IsolatedStack {
   serviceTokens(identity?: ServiceIdentity): ServiceTokens;
   /** A gateway's HTTP base URL (`http://127.0.0.1:<port>`): the web app and `/api/`. */
   httpUrl(gateway?: 1 | 2): string;
+  /**
+   * A gateway's MQTT 5 URL: `mqtt://127.0.0.1:<mqtt1|mqtt2>` over TCP, or
+   * `ws://127.0.0.1:<gateway port>/mqtt` with `transport: 'websocket'`. Username = user id,
+   * password = `token(userId)`.
+   */
+  mqttUrl(gateway?: 1 | 2, transport?: 'tcp' | 'websocket'): string;
   /** Connects a user to gateway 1 or 2; `cleanup` closes it. */
   connect(userId: string, gateway?: 1 | 2, options?: ConnectOptions): Promise<ChatClient>;
   /** A Redis client that sees the keys as the services do (under this run's prefix). */
@@ -76,6 +82,10 @@ export async function setup(
     token: (userId, ttl) => signToken(userId, DEV_AUTH_SECRET, ttl),
     httpUrl: (gateway = 1) =>
       `http://127.0.0.1:${gateway === 1 ? stack.ports.gateway1 : stack.ports.gateway2}`,
+    mqttUrl: (gateway = 1, transport = 'tcp') =>
+      transport === 'websocket'
+        ? `ws://127.0.0.1:${gateway === 1 ? stack.ports.gateway1 : stack.ports.gateway2}/mqtt`
+        : stack.mqttUrls[gateway - 1]!,
     serviceTokens: (identity = { service: 'cli' }) =>
       new ServiceTokens(identity, stack.serviceSecret),
     connect: async (userId, gateway = 1, connectOptions = {}) => {

@@ -490,10 +490,12 @@ describe('docker-compose.yml: the rest of the stack', () => {
   });
 });
 
-/** Ports compose may publish on the host: the gateways' WebSocket ports, the UIs and OTLP. */
+/**
+ * Ports compose may publish on the host: the gateways' WebSocket and MQTT ports, the UIs and OTLP.
+ */
 const PUBLISHED: Record<string, number[]> = {
-  'gateway-1': [8080],
-  'gateway-2': [8081],
+  'gateway-1': [1884, 8080],
+  'gateway-2': [1885, 8081],
   jaeger: [16686],
   grafana: [3000],
   prometheus: [9090],
@@ -555,7 +557,7 @@ describe('docker-compose.yml as Docker Compose loads it (compose-go, tools/compo
     expect(missing).toEqual([]);
   });
 
-  it("publishes only the gateways' WebSocket ports, the UIs and OTLP, on 127.0.0.1", async () => {
+  it("publishes only the gateways' WebSocket and MQTT ports, the UIs and OTLP, on 127.0.0.1", async () => {
     const expected = Object.entries(PUBLISHED)
       .flatMap(([name, ports]) => ports.map((port) => `${name}:${port} on 127.0.0.1`))
       .sort();
@@ -569,7 +571,7 @@ describe('docker-compose.yml as Docker Compose loads it (compose-go, tools/compo
     const resolved = (await project()).services;
     const internal = tracechat.flatMap(([name, app]) =>
       listeners(loadServiceEnv(app), resolved[name].environment ?? {})
-        .filter((l) => l.protocol !== 'http')
+        .filter((l) => l.protocol !== 'http' && l.protocol !== 'mqtt')
         .map((l) => ({ name, ...l })),
     );
     // every gRPC server (two gateways' Push, logic, placement, two journals) and both admin APIs

@@ -734,11 +734,16 @@ function expectedMatrix(): Record<string, string[]> {
       const portName = [...containerPorts(workload)].find(([, n]) => n === port)![0];
       add(`${name}:${portName}`, advertised.callers);
     }
-    if (app === 'gateway')
+    if (app === 'gateway') {
       add(
         `${name}:ws`,
         peers.map((p) => p.name),
       );
+      add(
+        `${name}:mqtt`,
+        peers.map((p) => p.name),
+      );
+    }
   }
   add(
     'otel-collector:otlp-grpc',
@@ -769,7 +774,7 @@ describe('network policies (deploy/k8s/networkpolicies.yaml)', () => {
     expect(peers.filter((peer) => admits(policies, stray, 80, peer))).toEqual([]);
   });
 
-  it('every port a Service exposes admits someone, and the gateway Service only the WebSocket port', () => {
+  it('every port a Service exposes admits someone, and the gateway Service only the WebSocket and MQTT ports', () => {
     const closed: string[] = [];
     for (const service of services) {
       for (const port of service.spec.ports) {
@@ -790,18 +795,19 @@ describe('network policies (deploy/k8s/networkpolicies.yaml)', () => {
     }
     expect(closed).toEqual([]);
     const gateway = services.find((s) => s.metadata.name === 'gateway');
-    expect(gateway.spec.ports.map((p: any) => p.targetPort)).toEqual(['ws']);
+    expect(gateway.spec.ports.map((p: any) => p.targetPort)).toEqual(['ws', 'mqtt']);
   });
 
   it('admits exactly the callers the services dial, OTLP from every service, and the telemetry tier', () => {
     expect(admissionMatrix(policies)).toEqual(expectedMatrix());
   });
 
-  it("logic's gRPC port admits gateway and task pods only; the gateways' WebSocket port admits anyone", () => {
+  it("logic's gRPC port admits gateway and task pods only; the gateways' WebSocket and MQTT ports admit anyone", () => {
     const matrix = admissionMatrix(policies);
     expect(matrix['logic:grpc']).toEqual(['gateway', 'task']);
     expect(matrix['gateway:push']).toEqual(['task']);
     expect(matrix['gateway:ws']).toContain(OUTSIDE.name);
+    expect(matrix['gateway:mqtt']).toContain(OUTSIDE.name);
     expect(matrix['journal:grpc']).toEqual(['logic']);
     expect(matrix['placement:grpc']).toEqual(['journal', 'logic']);
   });

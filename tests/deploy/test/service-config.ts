@@ -100,9 +100,7 @@ function serviceEnv(app: string, files: readonly string[]): ServiceEnv {
     return envReads(readFileSync(path, 'utf8'));
   });
   if (reads.length === 0) throw new Error(`no EnvReader calls found in ${files.join(', ')}`);
-  const literal = new Map(
-    reads.filter((r) => !r.name.includes('${')).map((r) => [r.name, r]),
-  );
+  const literal = new Map(reads.filter((r) => !r.name.includes('${')).map((r) => [r.name, r]));
   const patterns = reads.filter((r) => r.name.includes('${')).map((r) => patternOf(r.name));
   return {
     app,
@@ -134,9 +132,10 @@ export interface Listener {
   readonly port: number;
   /**
    * http: the health/readiness (and WebSocket) server; grpc: a gRPC server; admin: the gateway's
-   * admin API, which stays on loopback unless something beside the pod must call it.
+   * admin API, which stays on loopback unless something beside the pod must call it; mqtt: the
+   * gateway's MQTT 5 listener (MQTT_PORT), for clients like the HTTP port.
    */
-  readonly protocol: 'http' | 'grpc' | 'admin';
+  readonly protocol: 'http' | 'grpc' | 'admin' | 'mqtt';
 }
 
 /**
@@ -150,6 +149,12 @@ export function listeners(service: ServiceEnv, env: Readonly<Record<string, stri
     if (/_GRPC_ADDRESS$/.test(name) && service.kindOf(name) === 'address') {
       const { host, port } = hostPort(value(name)!);
       out.push({ env: name, host, port, protocol: 'grpc' });
+    } else if (name === 'MQTT_PORT' && service.kindOf(name) === 'int') {
+      // `off` (or no port at all) turns it off; MQTT_HOST defaults to the gateway's own host
+      const port = Number(value(name));
+      if (!Number.isInteger(port) || port === 0) continue;
+      const host = value('MQTT_HOST') ?? value('GATEWAY_HOST') ?? '127.0.0.1';
+      out.push({ env: name, host, port, protocol: 'mqtt' });
     } else if (/_PORT$/.test(name) && service.kindOf(name) === 'int') {
       const hostVar = name.replace(/_PORT$/, '_HOST');
       out.push({

@@ -1,9 +1,12 @@
 // The load of `tracechat bench`: per session one sender and one receiver, open loop (a fixed
 // total rate, latency from each message's intended send time) or closed loop (K sends in flight
 // per sender). Speaks only protocol v1 (docs/protocol.md), so it drives any gateway version and
-// the no-op floor server alike.
+// the no-op floor server alike; with `senderMqttUrl` the senders publish over MQTT 5 instead
+// (QoS 1, PUBACK as the ack) while the receivers stay on the WebSocket.
 import { performance } from 'node:perf_hooks';
 import { ChatClient } from '@tracechat/client';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { mapLimit, round, summarize } from './stats';
 import type { LatencySummary } from './stats';
 
@@ -14,6 +17,12 @@ export interface LoadTarget {
   /** Unique to the run: session and user ids carry it, so runs never share a session. */
   readonly run: string;
   token(user: string): string | undefined;
+  /**
+   * Senders publish here over MQTT 5 (`mqtt://host:port` of the sender gateway's MQTT listener)
+   * instead of sending on the WebSocket; each still joins its session over the WebSocket first
+   * (creating it public), then publishes QoS 1 to `chat/<session>` with a `client_msg_id`.
+   */
+  readonly senderMqttUrl?: string;
 }
 
 export interface LoadOptions {
@@ -52,6 +61,8 @@ export interface LoadProgress {
 
 export interface LoadResult {
   readonly mode: 'open' | 'closed';
+  /** How senders sent: `send` frames on the WebSocket, or MQTT 5 PUBLISH QoS 1 (ack = PUBACK). */
+  readonly sender: 'websocket' | 'mqtt';
   readonly sessions: number;
   /** The open loop's target rate (null in closed loop). */
   readonly targetRate: number | null;
@@ -93,10 +104,15 @@ interface Message {
   error?: string;
 }
 
+/** A sender's connection: the WebSocket client, or an MQTT client publishing to the session. */
+type SenderLink =
+  | { readonly kind: 'websocket'; readonly client: ChatClient }
+  | { readonly kind: 'mqtt'; readonly client: MqttClient };
+
 interface Session {
   readonly index: number;
   readonly id: string;
-  readonly sender: ChatClient;
+  readonly sender: SenderLink;
   readonly receiver: ChatClient;
   readonly messages: Message[];
   /** Indexes of sends waiting for their ack. */
@@ -116,10 +132,17 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
 
   const sessions: Session[] = [];
   const clients: ChatClient[] = [];
+  const mqttClients: MqttClient[] = [];
   const connect = async (url: string, user: string) => {
     const client = await ChatClient.connect(url, { token: target.token(user), timeoutMs: 15_000 });
     clients.push(client);
     return client;
+  };
+  const closeAll = async () => {
+    await Promise.allSettled([
+      ...clients.map((c) => c.close()),
+      ...mqttClients.map((c) => c.endAsync(true)),
+    ]);
   };
   try {
     await mapLimit(
@@ -127,14 +150,32 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       8,
       async (index) => {
         const id = `bench-${target.run}-${index}`;
-        const sender = await connect(target.senderUrl, `bench-s${index}-${target.run}`);
+        const senderUser = `bench-s${index}-${target.run}`;
+        const senderWs = await connect(target.senderUrl, senderUser);
         const receiver = await connect(target.receiverUrl, `bench-r${index}-${target.run}`);
         for (const [client, join] of [
-          [sender, { type: 'join', session: id, public: true }],
+          [senderWs, { type: 'join', session: id, public: true }],
           [receiver, { type: 'join', session: id }],
         ] as const) {
           const reply = await client.request(join, 15_000);
           if (reply.type !== 'joined') throw new Error(`join failed: ${JSON.stringify(reply)}`);
+        }
+        let sender: SenderLink = { kind: 'websocket', client: senderWs };
+        if (target.senderMqttUrl) {
+          // the WebSocket made the sender a member; it publishes over MQTT from here on (and,
+          // never subscribing, gets no pushes there)
+          await senderWs.close();
+          const client = await mqtt.connectAsync(target.senderMqttUrl, {
+            protocolVersion: 5,
+            clientId: `${senderUser}-mqtt`,
+            username: senderUser,
+            password: target.token(senderUser) ?? '',
+            clean: true,
+            reconnectPeriod: 0,
+            connectTimeout: 15_000,
+          });
+          mqttClients.push(client);
+          sender = { kind: 'mqtt', client };
         }
         sessions[index] = {
           index,
@@ -148,7 +189,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       },
     );
   } catch (err) {
-    await Promise.allSettled(clients.map((c) => c.close()));
+    await closeAll();
     throw err;
   }
 
@@ -186,13 +227,24 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     session.messages.push({ intended, sentAt: now });
     session.pending.add(n);
     const tag = `b:${session.index}:${n} `;
-    session.sender.send({
-      type: 'send',
-      id: String(n),
-      session: session.id,
-      text: tag + padding(tag),
-      client_msg_id: `b-${target.run}-${session.index}-${n}`,
-    });
+    const text = tag + padding(tag);
+    const clientMsgId = `b-${target.run}-${session.index}-${n}`;
+    if (session.sender.kind === 'websocket') {
+      session.sender.client.send({
+        type: 'send',
+        id: String(n),
+        session: session.id,
+        text,
+        client_msg_id: clientMsgId,
+      });
+    } else {
+      session.sender.client.publish(
+        `chat/${session.id}`,
+        text,
+        { qos: 1, properties: { userProperties: { client_msg_id: clientMsgId } } },
+        (err) => mqttSettled(session, n, err),
+      );
+    }
     sent++;
     if (inWindow(now)) window.sent++;
   };
@@ -204,34 +256,66 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     checkDrained();
   };
 
-  for (const session of sessions) {
-    session.sender.onFrame((frame) => {
-      const now = performance.now();
-      const n = typeof frame.id === 'string' ? Number(frame.id) : NaN;
-      const message = Number.isInteger(n) ? session.messages[n] : undefined;
-      if (frame.type === 'ack' && message) {
-        if (message.ackAt === undefined && message.error === undefined) {
-          message.ackAt = now;
-          message.traceId = typeof frame.trace_id === 'string' ? frame.trace_id : undefined;
-          acked++;
-          if (inWindow(now)) window.acked++;
-          if (frame.duplicate === true) fail('duplicate_ack');
-          if (message.pushAt === undefined) awaitingPush++;
-        }
+  /** The PUBACK of an MQTT sender's publish (or the error mqtt.js makes of a failure code). */
+  const mqttSettled = (session: Session, n: number, err: unknown) => {
+    const now = performance.now();
+    const message = session.messages[n];
+    if (!message) return;
+    if (err) {
+      const code = (err as { code?: unknown }).code;
+      fail(`puback ${typeof code === 'number' ? `0x${code.toString(16)}` : String(err)}`);
+      if (message.ackAt === undefined) {
+        message.error = typeof code === 'number' ? String(code) : 'publish_failed';
         settled(session, n);
-      } else if (frame.type === 'error') {
-        fail(`error ${String(frame.code)}`);
-        if (message && message.ackAt === undefined) {
-          message.error = String(frame.code);
-          settled(session, n);
-        }
-      } else if (frame.type === 'message') {
-        fail('push_to_sender');
-      } else {
-        fail(`unexpected ${frame.type}`);
       }
-      return true;
-    });
+      return;
+    }
+    if (message.ackAt === undefined && message.error === undefined) {
+      message.ackAt = now;
+      acked++;
+      if (inWindow(now)) window.acked++;
+      if (message.pushAt === undefined) awaitingPush++;
+    }
+    settled(session, n);
+  };
+
+  for (const session of sessions) {
+    if (session.sender.kind === 'mqtt') {
+      const client = session.sender.client;
+      client.on('message', () => fail('push_to_sender'));
+      client.on('error', (err) => fail(`mqtt ${err.message}`));
+      client.once('close', () => {
+        if (sending || drained) fail('connection_closed');
+        session.closed = true;
+      });
+    } else
+      session.sender.client.onFrame((frame) => {
+        const now = performance.now();
+        const n = typeof frame.id === 'string' ? Number(frame.id) : NaN;
+        const message = Number.isInteger(n) ? session.messages[n] : undefined;
+        if (frame.type === 'ack' && message) {
+          if (message.ackAt === undefined && message.error === undefined) {
+            message.ackAt = now;
+            message.traceId = typeof frame.trace_id === 'string' ? frame.trace_id : undefined;
+            acked++;
+            if (inWindow(now)) window.acked++;
+            if (frame.duplicate === true) fail('duplicate_ack');
+            if (message.pushAt === undefined) awaitingPush++;
+          }
+          settled(session, n);
+        } else if (frame.type === 'error') {
+          fail(`error ${String(frame.code)}`);
+          if (message && message.ackAt === undefined) {
+            message.error = String(frame.code);
+            settled(session, n);
+          }
+        } else if (frame.type === 'message') {
+          fail('push_to_sender');
+        } else {
+          fail(`unexpected ${frame.type}`);
+        }
+        return true;
+      });
     session.receiver.onFrame((frame) => {
       const now = performance.now();
       if (frame.type === 'message') {
@@ -244,6 +328,9 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
           duplicatePushes++;
         } else {
           message.pushAt = now;
+          // a PUBACK has no trace id: the push names the message's trace
+          if (message.traceId === undefined && typeof frame.trace_id === 'string')
+            message.traceId = frame.trace_id;
           delivered++;
           if (inWindow(now)) window.delivered++;
           if (message.ackAt !== undefined && message.error === undefined) awaitingPush--;
@@ -262,7 +349,11 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       }
       return true;
     });
-    for (const client of [session.sender, session.receiver]) {
+    const sockets = [
+      session.receiver,
+      ...(session.sender.kind === 'websocket' ? [session.sender.client] : []),
+    ];
+    for (const client of sockets) {
       client.socket.once('close', () => {
         if (sending || drained) fail('connection_closed');
         session.closed = true;
@@ -349,7 +440,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     for (const timer of windowTimers) clearTimeout(timer);
     sending = false;
     drained = undefined;
-    await Promise.allSettled(clients.map((c) => c.close()));
+    await closeAll();
   }
   for (const session of sessions) {
     if (session.pending.size > 0) fail('ack_timeout', session.pending.size);
@@ -376,6 +467,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   return {
     result: {
       mode: closedLoop ? 'closed' : 'open',
+      sender: target.senderMqttUrl ? 'mqtt' : 'websocket',
       sessions: options.sessions,
       targetRate: closedLoop ? null : options.rate,
       inFlight: closedLoop ? options.inFlight! : null,

@@ -7,11 +7,16 @@ folder). Load: per session one sender on gateway-1 and one receiver on gateway-2
 user; the sender creates the session public, the receiver joins it and confirms every push
 (received). With --rate, latency counts from each message's intended send time.
 
+--mqtt: each sender joins its session on the WebSocket, then publishes over MQTT 5 to
+gateway-1's MQTT port (QoS 1 to chat/<session>, the PUBACK is its ack) while receivers stay on the
+WebSocket: the latencies are then MQTT publish → WebSocket push, to set beside a run without it.
+
 A gateway allows 50 frames/s per connection by default (RATE_LIMIT_PER_SECOND): keep
 rate / sessions below it, or raise it with --env RATE_LIMIT_PER_SECOND=200.
 
 Examples: pnpm bench --rate 300 --seconds 30
-          pnpm bench --in-flight 4 --sessions 40 --compare --json > bench.json`;
+          pnpm bench --in-flight 4 --sessions 40 --compare --json > bench.json
+          pnpm bench --rate 100 --seconds 10 --mqtt`;
 
 export interface BenchOptions {
   readonly sessions: number;
@@ -25,6 +30,8 @@ export interface BenchOptions {
   readonly traces: number;
   readonly idleConnections: number;
   readonly floors: boolean;
+  /** Senders publish over MQTT 5 (QoS 1) instead of WebSocket `send` frames. */
+  readonly mqtt: boolean;
   readonly env: Record<string, string>;
   readonly json: boolean;
 }
@@ -43,6 +50,7 @@ export interface BenchValues {
   readonly idleConnections?: number;
   /** true: --floors, false: --no-floors, unset: with load. */
   readonly floors?: boolean;
+  readonly mqtt?: boolean;
   readonly env?: readonly string[];
   readonly json?: boolean;
 }
@@ -69,6 +77,7 @@ export function benchOptionsFrom(values: BenchValues): BenchOptions {
     traces: values.traces ?? 50,
     idleConnections: values.idleConnections ?? 0,
     floors: values.floors ?? load,
+    mqtt: values.mqtt ?? false,
     env,
     json: values.json ?? false,
   };

@@ -73,7 +73,10 @@ function describeLoad(options: BenchOptions): string {
   const shape = options.inFlight
     ? `closed loop, ${options.inFlight} in flight per sender`
     : `open loop ${options.rate} msg/s`;
-  return `${shape} over ${options.sessions} sessions (senders on gateway-1, receivers on gateway-2), ${options.warmup} s warm-up + ${options.seconds} s measured`;
+  const senders = options.mqtt
+    ? 'senders publish over MQTT 5 QoS 1 to gateway-1, receivers on the WebSocket of gateway-2'
+    : 'senders on gateway-1, receivers on gateway-2, both WebSocket';
+  return `${shape} over ${options.sessions} sessions (${senders}), ${options.warmup} s warm-up + ${options.seconds} s measured`;
 }
 
 export function formatReport(report: BenchReport, options: BenchOptions): string {
@@ -103,13 +106,14 @@ export function formatReport(report: BenchReport, options: BenchOptions): string
     row('delivered msg/s', (x) => num(x.load?.deliveredPerSecond), r?.throughput);
     row('errors (whole run)', (x) => (x.load ? String(x.load.errors.total) : 'n/a'));
     row('duplicate pushes', (x) => (x.load ? String(x.load.duplicatePushes) : 'n/a'));
-    section(`ack ms, ${options.inFlight ? 'from the send' : 'from the intended send time'}`);
+    const ack = options.mqtt ? 'MQTT PUBACK' : 'ack';
+    section(`${ack} ms, ${options.inFlight ? 'from the send' : 'from the intended send time'}`);
     row(
       'p50 / p90 / p99 / max',
       (x) => slash([x.load?.ack.p50, x.load?.ack.p90, x.load?.ack.p99, x.load?.ack.max]),
       r?.ackP99,
     );
-    section('send → push ms');
+    section(options.mqtt ? 'MQTT publish → WebSocket push ms' : 'WebSocket send → push ms');
     row(
       'p50 / p90 / p99 / max',
       (x) => slash([x.load?.push.p50, x.load?.push.p90, x.load?.push.p99, x.load?.push.max]),

@@ -106,7 +106,7 @@ export async function benchRun(
       let start: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
       let end: { cpu: CpuSample; client: NodeJS.CpuUsage } | undefined;
       log(
-        `${label}: ${options.inFlight ? `closed loop, ${options.inFlight} in flight per sender` : `${options.rate} msg/s`} over ${options.sessions} sessions, ${options.warmup} s warm-up + ${options.seconds} s measured`,
+        `${label}: ${options.inFlight ? `closed loop, ${options.inFlight} in flight per sender` : `${options.rate} msg/s`} over ${options.sessions} sessions${options.mqtt ? ' (senders on MQTT)' : ''}, ${options.warmup} s warm-up + ${options.seconds} s measured`,
       );
       const run = await runLoad(
         {
@@ -114,6 +114,7 @@ export async function benchRun(
           receiverUrl: stack.gatewayUrls[1],
           run: stack.namespace.run,
           token,
+          senderMqttUrl: options.mqtt ? `mqtt://127.0.0.1:${stack.ports.mqtt1}` : undefined,
         },
         {
           sessions: options.sessions,

@@ -64,6 +64,7 @@ export async function bench(options: BenchOptions): Promise<void> {
       traces: options.traces,
       idleConnections: options.idleConnections,
       floors: options.floors,
+      mqtt: options.mqtt,
       env: options.env,
     },
     runs,
