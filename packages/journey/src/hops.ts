@@ -51,7 +51,7 @@ export function journeyHops(spans: readonly JourneySpan[]): Hop[] {
     'sender',
     find((s) => s.name === 'web.chat.send' && s.service === 'web'),
   );
-  add('gateway', named('gateway.ws.on_message'));
+  add('gateway', named('gateway.ws.on_message') ?? named('gateway.mqtt.publish'));
   add('logic', named('logic.chat.send_message'));
   add(
     'journal',
@@ -92,7 +92,9 @@ export function journeyHops(spans: readonly JourneySpan[]): Hop[] {
       if (p.spanId === ancestorId) return true;
     return false;
   };
-  const pushes = spans.filter((s) => s.name === 'gateway.ws.push');
+  const pushes = spans.filter(
+    (s) => s.name === 'gateway.ws.push' || s.name === 'gateway.mqtt.push',
+  );
   const deliveries = spans.filter((s) => s.name === 'gateway.push.deliver');
   const legs = (pushes.length > 0 ? pushes : deliveries)
     .map((push) => {
@@ -101,7 +103,12 @@ export function journeyHops(spans: readonly JourneySpan[]): Hop[] {
       const screen =
         spans.find(
           (s) => s.name === 'web.chat.render' && s.service === 'web' && under(s, push.spanId),
-        ) ?? spans.find((s) => s.name === 'gateway.ws.delivery_ack' && under(s, push.spanId));
+        ) ??
+        spans.find(
+          (s) =>
+            (s.name === 'gateway.ws.delivery_ack' || s.name === 'gateway.mqtt.delivery_ack') &&
+            under(s, push.spanId),
+        );
       return { push, deliver, screen };
     })
     .sort((a, b) => (a.deliver ?? a.push).offsetUs - (b.deliver ?? b.push).offsetUs);

@@ -2,7 +2,7 @@ import { journeyHops } from './hops';
 import type { AttributeValue, JaegerSpan, JaegerTrace, Journey, JourneySpan } from './types';
 
 /** Names of the spans a message's trace starts with, in order of preference for its root. */
-const SEND_ROOTS = ['web.chat.send', 'gateway.ws.on_message'];
+const SEND_ROOTS = ['web.chat.send', 'gateway.ws.on_message', 'gateway.mqtt.publish'];
 
 interface Node {
   readonly span: JaegerSpan;
@@ -41,12 +41,15 @@ function isError(attributes: Record<string, AttributeValue>): boolean {
 }
 
 /** Where a message's journey ends, in order of preference: a recipient's screen or ack, a push. */
-const ARRIVALS = [['web.chat.render', 'gateway.ws.delivery_ack'], ['gateway.ws.push']];
+const ARRIVALS = [
+  ['web.chat.render', 'gateway.ws.delivery_ack', 'gateway.mqtt.delivery_ack'],
+  ['gateway.ws.push', 'gateway.mqtt.push'],
+];
 
 /**
  * The critical path: the chain of spans, parent to child, from the root to the journey's last
- * arrival: the recipient span (`web.chat.render` or `gateway.ws.delivery_ack`) that ends last,
- * else the `gateway.ws.push` that ends last, else whichever span ends last. It is the chain of
+ * arrival: the recipient span (`web.chat.render` or a `delivery_ack`, WebSocket or MQTT) that ends
+ * last, else the push (`gateway.ws.push`, `gateway.mqtt.push`) that ends last, else whichever span ends last. It is the chain of
  * causes of the last delivery, so it goes on past a parent's end where work outlives its parent
  * (the journal's projection, NATS and the pushes run after the send was acknowledged), and
  * housekeeping that ends later (a checkpoint written under the message's context) does not pull

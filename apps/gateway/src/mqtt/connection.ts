@@ -389,8 +389,15 @@ export class MqttConnection implements PushTarget {
       case 'publish':
         return this.publish(packet);
       case 'subscribe':
+        // MQTT 5.0, 3.8.3 and 3.10.3: a (UN)SUBSCRIBE without a topic filter is a protocol error
+        if (packet.subscriptions.length === 0) {
+          return this.disconnect(ReasonCode.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
+        }
         return this.queue(() => this.subscribe(packet));
       case 'unsubscribe':
+        if (packet.unsubscriptions.length === 0) {
+          return this.disconnect(ReasonCode.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
+        }
         return this.queue(() => this.unsubscribe(packet));
       case 'auth':
         return this.disconnect(
